@@ -1,0 +1,94 @@
+"""Latent <-> payload for one model: quantise, range-code and wrap in a header, and back.
+
+This is the only place that knows how a manifest's statistics become symbols,
+so the service, the SDK and the training tools cannot disagree about it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from . import payload
+from .entropy import ChannelTables
+from .errors import CorruptPayload, ModelMismatch
+from .manifest import Manifest
+from .quantize import check_bits, dequantize, quantize, tables_for_bits
+from .v1 import payload_pb2 as pb
+
+DEFAULT_BITS = 8
+
+
+class LatentCodec:
+    """Encodes and decodes the latents of one model version."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        stats = manifest.latent_stats
+        self._lo = np.asarray(stats.lo, dtype=np.float64)
+        self._hi = np.asarray(stats.hi, dtype=np.float64)
+        self._counts = np.asarray(stats.counts, dtype=np.int64)
+        self._version = bytes.fromhex(manifest.version)
+
+    @lru_cache(maxsize=8)  # noqa: B019 - one codec per model version, a handful of bit depths
+    def _tables(self, bits: int) -> ChannelTables:
+        return ChannelTables(tables_for_bits(self._counts, bits))
+
+    def encode(self, latents: np.ndarray, sizes: list[tuple[int, int]], modes: list[str], bits: int = DEFAULT_BITS) -> list[bytes]:
+        """(N, C, *spatial) latents -> N payloads; sizes are the originals' (width, height)."""
+        check_bits(bits)
+        symbols = quantize(latents, self._lo, self._hi, bits)
+        tables = self._tables(bits)
+        out = []
+        for sym, (width, height), mode in zip(symbols, sizes, modes):
+            code = pb.LatentCode(
+                format_version=payload.FORMAT_VERSION,
+                model=self.manifest.name,
+                model_version=self._version,
+                latent_shape=list(sym.shape),
+                quantizer=pb.QUANTIZER_UNIFORM_TABLE,
+                bits=bits,
+                width=width,
+                height=height,
+                mode=payload.MODE_TO_PB[mode],
+                data=tables.encode(sym),
+            )
+            out.append(payload.pack(code))
+        return out
+
+    def check(self, code: pb.LatentCode) -> None:
+        """Refuse a code made by another model or version, or one this model cannot hold."""
+        name = self.manifest.name
+        if code.model != name:
+            raise ModelMismatch(
+                f"payload was made by model {code.model!r}, not {name!r}",
+                model=code.model, payload_version=code.model_version.hex(), served_version=None,
+            )
+        if code.model_version != self._version:
+            raise ModelMismatch(
+                f"payload was made by version {code.model_version.hex()} of model {name!r}, "
+                f"but version {self.manifest.version} is served; re-encode the image with this version",
+                model=name, payload_version=code.model_version.hex(), served_version=self.manifest.version,
+            )
+        if code.quantizer != pb.QUANTIZER_UNIFORM_TABLE:
+            raise CorruptPayload(f"payload quantizer {code.quantizer} is not the one model {name!r} uses")
+        try:
+            check_bits(code.bits)
+        except ValueError as exc:
+            raise CorruptPayload(f"payload header: {exc}") from exc
+        shape = tuple(code.latent_shape)
+        expected = self.manifest.latent_shape
+        if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape)):
+            raise CorruptPayload(f"payload latent shape {list(shape)} does not fit model {name!r} ({expected})")
+        if int(np.prod(shape)) > 1 << 24:
+            raise CorruptPayload(f"payload latent shape {list(shape)} is too large")
+
+    def decode(self, code: pb.LatentCode) -> np.ndarray:
+        """A checked LatentCode -> (1, C, *spatial) float32 latent."""
+        self.check(code)
+        try:
+            symbols = self._tables(code.bits).decode(code.data, tuple(code.latent_shape))
+        except Exception as exc:  # the coder raises on data that cannot be a valid stream
+            raise CorruptPayload(f"coded latent cannot be decoded: {exc}") from exc
+        return dequantize(symbols[None], self._lo, self._hi, code.bits)

@@ -1,0 +1,152 @@
+"""The model manifest: what export writes beside the ONNX files and the service reads.
+
+One definition for both sides, so a field cannot mean one thing in training and
+another in serving. A model folder holds ``encoder.onnx``, ``decoder.onnx`` and
+``manifest.json``; the model's version is a content hash over all three.
+
+ONNX graph conventions every exported model follows:
+- encoder: input ``image`` float32 (N, C, H, W) in ``input.range``;
+  output ``latent`` (N, *latent_shape) (the mean for a VAE), and for a VAE
+  also ``logvar`` of the same shape.
+- decoder: input ``latent``; output ``image`` float32 (N, C, H, W) in ``output_range``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MANIFEST_FILE = "manifest.json"
+ENCODER_FILE = "encoder.onnx"
+DECODER_FILE = "decoder.onnx"
+SCHEMA_VERSION = 1
+VERSION_HEX_CHARS = 16  # 8 bytes: the payload header carries them raw
+
+ModelKind = Literal["autoencoder", "denoising", "sparse", "vae", "codec"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """What the encoder takes: channels, fixed size (None for any size), value range."""
+
+    channels: Literal[1, 3]
+    height: int | None = Field(default=None, gt=0)
+    width: int | None = Field(default=None, gt=0)
+    # uint8 pixels p are fed as lo + (hi - lo) * p / 255
+    range: tuple[float, float] = (0.0, 1.0)
+    # fully convolutional models need H and W padded to a multiple of this
+    pad_multiple: int = Field(default=1, ge=1)
+
+    @property
+    def fixed_size(self) -> bool:
+        return self.height is not None and self.width is not None
+
+
+class LatentStats(_Strict):
+    """Per-channel statistics of the latent on training data, for quantisation.
+
+    A latent of one image has shape (C, *spatial); an MLP latent (49,) has C = 49
+    channels with no spatial axes. ``lo``/``hi`` bound the quantiser, and
+    ``counts[c]`` is the 256-bin histogram of channel c quantised at 8 bits
+    (Laplace-smoothed, so every symbol has a nonzero count). Tables for fewer
+    bits are derived by summing adjacent bins (see ``aecodec_wire.quantize``).
+    """
+
+    lo: list[float]
+    hi: list[float]
+    mean: list[float]
+    std: list[float]
+    counts: list[list[int]]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LatentStats:
+        n = len(self.lo)
+        if not (len(self.hi) == len(self.mean) == len(self.std) == len(self.counts) == n):
+            raise ValueError("latent stats: lo, hi, mean, std and counts need one entry per channel")
+        if any(len(row) != 256 or min(row) < 1 for row in self.counts):
+            raise ValueError("latent stats: counts need 256 positive integers per channel")
+        if any(h <= lo for lo, h in zip(self.lo, self.hi)):
+            raise ValueError("latent stats: hi must exceed lo in every channel")
+        return self
+
+
+class DatasetInfo(_Strict):
+    name: str
+    md5: dict[str, str] = Field(default_factory=dict)  # file name -> md5 of the files trained on
+
+
+class TrainingInfo(_Strict):
+    command: str  # the exact command that produced the weights
+    epochs: int
+    seconds: float
+    seed: int
+    torch_version: str = ""
+
+
+class Manifest(_Strict):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    kind: ModelKind
+    architecture: str
+    description: str = ""
+    dataset: DatasetInfo
+    input: InputSpec
+    output_range: tuple[float, float] = (0.0, 1.0)
+    # one image's latent; None marks a spatial axis that follows the image size
+    latent_shape: list[int | None]
+    latent_stats: LatentStats
+    training: TrainingInfo
+    metrics: dict[str, float] = Field(default_factory=dict)
+    version: str = ""  # content hash, set by ``seal``
+
+    @property
+    def latent_channels(self) -> int:
+        return len(self.latent_stats.lo)
+
+    def latent_shape_for(self, height: int, width: int) -> tuple[int, ...]:
+        """Concrete latent shape for an (already padded) input of height x width."""
+        if self.input.fixed_size:
+            return tuple(int(d) for d in self.latent_shape if d is not None)
+        factor = self.input.pad_multiple
+        c = self.latent_shape[0]
+        assert c is not None
+        return (c, height // factor, width // factor)
+
+
+def content_hash(folder: Path, manifest: Manifest) -> str:
+    """sha256 over both ONNX files and the manifest (without its version), shortened."""
+    h = hashlib.sha256()
+    for fname in (ENCODER_FILE, DECODER_FILE):
+        h.update((folder / fname).read_bytes())
+    body = manifest.model_dump(mode="json", exclude={"version"})
+    h.update(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+    return h.hexdigest()[:VERSION_HEX_CHARS]
+
+
+def seal(folder: Path, manifest: Manifest) -> Manifest:
+    """Stamp the content hash and write manifest.json atomically."""
+    sealed = manifest.model_copy(update={"version": content_hash(folder, manifest)})
+    tmp = folder / (MANIFEST_FILE + ".tmp")
+    tmp.write_text(sealed.model_dump_json(indent=1) + "\n")
+    tmp.replace(folder / MANIFEST_FILE)
+    return sealed
+
+
+def load(folder: Path, verify: bool = True) -> Manifest:
+    """Read a model folder's manifest; with ``verify`` the content hash must match."""
+    manifest = Manifest.model_validate_json((folder / MANIFEST_FILE).read_text())
+    if verify:
+        actual = content_hash(folder, manifest)
+        if actual != manifest.version:
+            raise ValueError(
+                f"model folder {folder}: content hash {actual} does not match "
+                f"manifest version {manifest.version!r}; re-export the model"
+            )
+    return manifest

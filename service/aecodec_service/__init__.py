@@ -1,0 +1,1 @@
+"""The aecodec HTTP service: FastAPI over onnxruntime."""
