@@ -37,7 +37,7 @@ class ChannelTables:
         """(C, *spatial) int symbols -> compressed bytes."""
         rows = self._rows(symbols)
         encoder = RangeEncoder()
-        for row, model in zip(rows, self._models):
+        for row, model in zip(rows, self._models, strict=False):
             encoder.encode(row, model)
         return encoder.get_compressed().astype("<u4").tobytes()
 

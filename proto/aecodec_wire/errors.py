@@ -1,9 +1,9 @@
 """Errors raised while reading payloads.
 
-    PayloadError (ValueError)        the bytes are not a usable payload
-    ├── CorruptPayload               not a payload, truncated, or checksum mismatch
-    ├── UnsupportedFormat            written by a newer, unknown format version
-    └── ModelMismatch                made by another model or another version of it
+PayloadError (ValueError)        the bytes are not a usable payload
+├── CorruptPayload               not a payload, truncated, or checksum mismatch
+├── UnsupportedFormat            written by a newer, unknown format version
+└── ModelMismatch                made by another model or another version of it
 """
 
 from __future__ import annotations

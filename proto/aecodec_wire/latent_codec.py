@@ -30,32 +30,52 @@ class LatentCodec:
         self._hi = np.asarray(stats.hi, dtype=np.float64)
         self._counts = np.asarray(stats.counts, dtype=np.int64)
         self._version = bytes.fromhex(manifest.version)
+        spec = manifest.input
+        # what the header may leave out because the model fixes it: native size, mode and latent shape
+        self._native_size = (spec.width, spec.height) if spec.fixed_size else None
+        self._native_mode = "L" if spec.channels == 1 else "RGB"
+        fixed_latent = all(d is not None for d in manifest.latent_shape)
+        self._native_latent = tuple(int(d) for d in manifest.latent_shape if d is not None) if fixed_latent else None
 
     @lru_cache(maxsize=8)  # noqa: B019 - one codec per model version, a handful of bit depths
     def _tables(self, bits: int) -> ChannelTables:
         return ChannelTables(tables_for_bits(self._counts, bits))
 
-    def encode(self, latents: np.ndarray, sizes: list[tuple[int, int]], modes: list[str], bits: int = DEFAULT_BITS) -> list[bytes]:
+    def encode(
+        self, latents: np.ndarray, sizes: list[tuple[int, int]], modes: list[str], bits: int = DEFAULT_BITS
+    ) -> list[bytes]:
         """(N, C, *spatial) latents -> N payloads; sizes are the originals' (width, height)."""
         check_bits(bits)
         symbols = quantize(latents, self._lo, self._hi, bits)
         tables = self._tables(bits)
         out = []
-        for sym, (width, height), mode in zip(symbols, sizes, modes):
+        for sym, (width, height), mode in zip(symbols, sizes, modes, strict=True):
             code = pb.LatentCode(
                 format_version=payload.FORMAT_VERSION,
                 model=self.manifest.name,
                 model_version=self._version,
-                latent_shape=list(sym.shape),
                 quantizer=pb.QUANTIZER_UNIFORM_TABLE,
                 bits=bits,
-                width=width,
-                height=height,
-                mode=payload.MODE_TO_PB[mode],
                 data=tables.encode(sym),
             )
+            # fields the model already fixes stay at their proto3 default and cost no bytes
+            if sym.shape != self._native_latent:
+                code.latent_shape.extend(sym.shape)
+            if (width, height) != self._native_size:
+                code.width, code.height = width, height
+            if mode != self._native_mode:
+                code.mode = payload.MODE_TO_PB[mode]
             out.append(payload.pack(code))
         return out
+
+    def fill_defaults(self, code: pb.LatentCode) -> None:
+        """Write back the fields the encoder left out because this model fixes them."""
+        if not code.latent_shape and self._native_latent is not None:
+            code.latent_shape.extend(self._native_latent)
+        if not code.width and not code.height and self._native_size is not None:
+            code.width, code.height = self._native_size
+        if code.mode == pb.IMAGE_MODE_UNSPECIFIED:
+            code.mode = payload.MODE_TO_PB[self._native_mode]
 
     def check(self, code: pb.LatentCode) -> None:
         """Refuse a code made by another model or version, or one this model cannot hold."""
@@ -63,13 +83,17 @@ class LatentCodec:
         if code.model != name:
             raise ModelMismatch(
                 f"payload was made by model {code.model!r}, not {name!r}",
-                model=code.model, payload_version=code.model_version.hex(), served_version=None,
+                model=code.model,
+                payload_version=code.model_version.hex(),
+                served_version=None,
             )
         if code.model_version != self._version:
             raise ModelMismatch(
                 f"payload was made by version {code.model_version.hex()} of model {name!r}, "
                 f"but version {self.manifest.version} is served; re-encode the image with this version",
-                model=name, payload_version=code.model_version.hex(), served_version=self.manifest.version,
+                model=name,
+                payload_version=code.model_version.hex(),
+                served_version=self.manifest.version,
             )
         if code.quantizer != pb.QUANTIZER_UNIFORM_TABLE:
             raise CorruptPayload(f"payload quantizer {code.quantizer} is not the one model {name!r} uses")
@@ -79,13 +103,16 @@ class LatentCodec:
             raise CorruptPayload(f"payload header: {exc}") from exc
         shape = tuple(code.latent_shape)
         expected = self.manifest.latent_shape
-        if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape)):
+        if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape, strict=False)):
             raise CorruptPayload(f"payload latent shape {list(shape)} does not fit model {name!r} ({expected})")
+        if not shape or not code.width or not code.height:
+            raise CorruptPayload("payload header is incomplete: latent shape and image size are required")
         if int(np.prod(shape)) > 1 << 24:
             raise CorruptPayload(f"payload latent shape {list(shape)} is too large")
 
     def decode(self, code: pb.LatentCode) -> np.ndarray:
-        """A checked LatentCode -> (1, C, *spatial) float32 latent."""
+        """A LatentCode -> (1, C, *spatial) float32 latent; fills in the header's omitted fields."""
+        self.fill_defaults(code)
         self.check(code)
         try:
             symbols = self._tables(code.bits).decode(code.data, tuple(code.latent_shape))

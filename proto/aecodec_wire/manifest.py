@@ -72,7 +72,7 @@ class LatentStats(_Strict):
             raise ValueError("latent stats: lo, hi, mean, std and counts need one entry per channel")
         if any(len(row) != 256 or min(row) < 1 for row in self.counts):
             raise ValueError("latent stats: counts need 256 positive integers per channel")
-        if any(h <= lo for lo, h in zip(self.lo, self.hi)):
+        if any(h <= lo for lo, h in zip(self.lo, self.hi, strict=False)):
             raise ValueError("latent stats: hi must exceed lo in every channel")
         return self
 

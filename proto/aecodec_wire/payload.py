@@ -49,8 +49,8 @@ def unpack(data: bytes) -> pb.LatentCode:
         raise UnsupportedFormat(
             f"payload format version {code.format_version} is not supported; this build reads version {FORMAT_VERSION}"
         )
-    if not code.model or not code.latent_shape or not code.data:
-        raise CorruptPayload("payload header is incomplete: model, latent shape and data are required")
+    if not code.model or not code.data:
+        raise CorruptPayload("payload header is incomplete: model name and coded latent are required")
     return code
 
 
@@ -60,11 +60,11 @@ class PayloadInfo:
 
     model: str
     model_version: str
-    latent_shape: tuple[int, ...]
+    latent_shape: tuple[int, ...]  # empty when the model fixes it
     bits: int
-    width: int
+    width: int  # 0 when the image had the model's native size
     height: int
-    mode: str
+    mode: str  # "native" when the image had the model's native mode
     size: int  # bytes on the wire
     latent_bytes: int  # of which the entropy-coded latent
 
@@ -82,7 +82,7 @@ def inspect(data: bytes) -> PayloadInfo:
         bits=code.bits,
         width=code.width,
         height=code.height,
-        mode=PB_TO_MODE.get(code.mode, "unknown"),
+        mode=PB_TO_MODE.get(code.mode, "native"),
         size=len(data),
         latent_bytes=len(code.data),
     )

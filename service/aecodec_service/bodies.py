@@ -1,0 +1,121 @@
+"""Reading request bodies: one image or payload, a multipart batch, or a protobuf batch message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aecodec_wire import payload as wire_payload
+from aecodec_wire.errors import PayloadError
+from aecodec_wire.v1 import api_pb2
+from fastapi import Request
+from google.protobuf.message import DecodeError
+from starlette.datastructures import UploadFile
+
+from .core.errors import ApiError
+
+PROTOBUF = "application/x-protobuf"
+IMAGE_BATCH = f"{PROTOBUF}; messageType=aecodec.wire.v1.ImageBatch"
+PAYLOAD_BATCH = f"{PROTOBUF}; messageType=aecodec.wire.v1.PayloadBatch"
+
+
+@dataclass(frozen=True)
+class Items:
+    blobs: list[bytes]
+    batch: bool  # the request was a batch: answer with a batch, name item indices in errors
+
+
+def _media(request: Request) -> tuple[str, str]:
+    raw = request.headers.get("content-type", "")
+    return raw.split(";")[0].strip().lower(), raw.lower()
+
+
+async def _multipart(request: Request, max_items: int) -> list[bytes]:
+    try:
+        form = await request.form(max_files=max_items + 1, max_fields=max_items + 1)
+    except ApiError:
+        raise
+    except Exception as exc:  # the multipart parser's errors are the client's
+        raise ApiError(
+            400, f"unreadable multipart body ({exc}); send parts named 'files'", kind="bad-multipart"
+        ) from exc
+    files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+    return [await f.read() for f in files]
+
+
+def _check_count(blobs: list[bytes], max_items: int, what: str) -> list[bytes]:
+    if not blobs:
+        raise ApiError(
+            422, f"the batch holds no {what}; send at least one (multipart parts named 'files')", kind="empty-batch"
+        )
+    if len(blobs) > max_items:
+        raise ApiError(
+            413, f"the batch holds {len(blobs)} {what}; at most {max_items} per request", kind="batch-too-long"
+        )
+    return blobs
+
+
+async def read_images(request: Request, max_items: int) -> Items:
+    """Image file(s) from the body: image/* or octet-stream, multipart ``files``, or an ImageBatch."""
+    media, _ = _media(request)
+    if media == "multipart/form-data":
+        return Items(_check_count(await _multipart(request, max_items), max_items, "images"), True)
+    body = await request.body()
+    if media == PROTOBUF:
+        batch = api_pb2.ImageBatch()
+        try:
+            batch.ParseFromString(body)
+        except DecodeError as exc:
+            raise ApiError(400, f"body is not an ImageBatch message ({exc})", kind="bad-batch") from exc
+        return Items(_check_count(list(batch.images), max_items, "images"), True)
+    if media and not (media.startswith("image/") or media == "application/octet-stream"):
+        raise ApiError(
+            415,
+            f"Content-Type {media!r} is not accepted; send image/*, application/octet-stream, "
+            f"multipart/form-data or {IMAGE_BATCH}",
+            kind="unsupported-media-type",
+        )
+    if not body:
+        raise ApiError(422, "empty body: expected an image file (PNG, JPEG, WebP, BMP, ...)", kind="empty-body")
+    return Items([body], False)
+
+
+def _is_single_payload(body: bytes) -> bool:
+    try:
+        wire_payload.unpack(body)
+    except PayloadError:
+        return False
+    return True
+
+
+async def read_payloads(request: Request, max_items: int) -> Items:
+    """Payload(s) from the body: one payload, multipart ``files``, or a PayloadBatch.
+
+    Plain ``application/x-protobuf`` may be either; a body that passes the
+    payload's own CRC check is one payload, anything else is read as a batch.
+    """
+    media, raw = _media(request)
+    if media == "multipart/form-data":
+        return Items(_check_count(await _multipart(request, max_items), max_items, "payloads"), True)
+    if media and media not in (PROTOBUF, "application/octet-stream"):
+        raise ApiError(
+            415,
+            f"Content-Type {media!r} is not accepted; send application/x-protobuf (a payload or "
+            "a PayloadBatch), application/octet-stream or multipart/form-data",
+            kind="unsupported-media-type",
+        )
+    body = await request.body()
+    if not body:
+        raise ApiError(422, "empty body: expected the payload bytes returned by /encode", kind="empty-body")
+    wants_batch = "payloadbatch" in raw
+    if media == PROTOBUF and (wants_batch or ("messagetype" not in raw and not _is_single_payload(body))):
+        batch = api_pb2.PayloadBatch()
+        try:
+            batch.ParseFromString(body)
+            looks_like_batch = bool(batch.payloads) and all(p[:1] == b"\x0a" for p in batch.payloads)
+        except DecodeError as exc:
+            if wants_batch:
+                raise ApiError(400, f"body is not a PayloadBatch message ({exc})", kind="bad-batch") from exc
+            looks_like_batch = False
+        if wants_batch or looks_like_batch:
+            return Items(_check_count(list(batch.payloads), max_items, "payloads"), True)
+    return Items([body], False)

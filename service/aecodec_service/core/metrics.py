@@ -1,0 +1,90 @@
+"""Prometheus metrics, in a registry of the app's own so that several apps (tests) never collide."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import ApiError, problem
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ["endpoint", "model", "status"]
+        self.requests = Counter("aecodec_requests_total", "HTTP requests", labels, registry=self.registry)
+        self.latency = Histogram(
+            "aecodec_request_seconds",
+            "HTTP request latency",
+            labels,
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+        )
+        self.payload_bytes = Histogram(
+            "aecodec_payload_bytes",
+            "Size of payloads produced by /encode",
+            ["model"],
+            registry=self.registry,
+            buckets=(32, 64, 128, 256, 512, 1024, 4096, 16384, 65536, 262144),
+        )
+        self.batch_size = Histogram(
+            "aecodec_batch_size",
+            "Rows per onnxruntime run",
+            ["model", "graph"],
+            registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+        )
+        self.queue_depth = Gauge(
+            "aecodec_queue_depth", "Rows waiting for a batch", ["model", "graph"], registry=self.registry
+        )
+
+
+class GuardMiddleware:
+    """Pure ASGI: refuses bodies over the limit (413) and records count and latency of every request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.limit = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+        too_large = f"request body exceeds the limit of {self.limit} bytes; send fewer or smaller images"
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await problem(413, too_large, "body-too-large")(scope, receive, send)
+            self._record(scope, 413, start)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise ApiError(413, too_large, kind="body-too-large")
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        finally:
+            self._record(scope, status[0], start)
+
+    def _record(self, scope: Scope, status: int, start: float) -> None:
+        route = scope.get("route")
+        endpoint = getattr(route, "path", None) or "unmatched"
+        model = scope.get("state", {}).get("model", "")
+        labels = (endpoint, model, str(status))
+        self.metrics.requests.labels(*labels).inc()
+        self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)

@@ -1,0 +1,96 @@
+"""Dependencies as ``Annotated`` aliases, so routes declare what they need in their signature.
+
+They are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in a worker
+thread, which costs a thread hop per dependency per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from .core.config import Settings
+from .core.errors import ApiError
+from .core.metrics import Metrics
+from .runtime.pipeline import Pipeline
+from .runtime.registry import ModelRegistry
+from .runtime.sessions import ModelRuntime
+
+
+async def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def _registry(request: Request) -> ModelRegistry:
+    return request.app.state.registry
+
+
+async def _pipeline(request: Request) -> Pipeline:
+    return request.app.state.pipeline
+
+
+async def _metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+@dataclass(frozen=True)
+class Service:
+    """Everything a route needs, resolved as ONE dependency (each dependency costs per request)."""
+
+    settings: Settings
+    registry: ModelRegistry
+    pipeline: Pipeline
+    metrics: Metrics
+
+
+async def _service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(_service)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+RegistryDep = Annotated[ModelRegistry, Depends(_registry)]
+PipelineDep = Annotated[Pipeline, Depends(_pipeline)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
+ModelName = Annotated[str | None, Query(description="model name (GET /models); omitted: the endpoint's default model")]
+
+
+def resolve_model(request: Request, registry: ModelRegistry, name: str | None, endpoint: str) -> ModelRuntime:
+    """The model a request names (or the endpoint's default), checked to support the endpoint."""
+    settings: Settings = request.app.state.settings
+    if not registry.models:
+        raise ApiError(
+            503, "no model is loaded yet; retry shortly (see /readyz)", kind="not-ready", headers={"Retry-After": "2"}
+        )
+    if name is None:
+        default = {
+            "denoise": settings.default_denoise_model,
+            "sample": settings.default_vae_model,
+            "interpolate": settings.default_vae_model,
+        }.get(endpoint, settings.default_model)
+        rt = registry.get(default) if default else registry.first_of_kind(endpoint)
+        if rt is None:
+            raise ApiError(
+                404, f"no default model for /{endpoint} is loaded; pass ?model= (see GET /models)", kind="unknown-model"
+            )
+    else:
+        found = registry.get(name)
+        if found is None:
+            raise ApiError(
+                404,
+                f"no model named {name!r}; served models: {', '.join(sorted(registry.models))}",
+                kind="unknown-model",
+            )
+        rt = found
+    if endpoint not in rt.endpoints:
+        able = [n for n, m in sorted(registry.models.items()) if endpoint in m.endpoints]
+        raise ApiError(
+            422,
+            f"model {rt.name!r} is a {rt.manifest.kind} model and does not support /{endpoint}; "
+            f"models that do: {', '.join(able) or 'none loaded'}",
+            kind="unsupported-by-model",
+        )
+    request.state.model = rt.name
+    return rt

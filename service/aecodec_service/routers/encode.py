@@ -1,0 +1,76 @@
+"""POST /encode: image(s) -> payload(s)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from aecodec_wire.latent_codec import DEFAULT_BITS
+from aecodec_wire.v1 import api_pb2
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from .. import openapi
+from ..bodies import PAYLOAD_BATCH, PROTOBUF, read_images
+from ..core.negotiate import negotiate
+from ..deps import ModelName, ServiceDep, resolve_model
+
+router = APIRouter(tags=["codec"])
+_BODY = openapi.request_body(
+    "One image file (any format Pillow reads), or a batch: multipart parts named `files`, or an ImageBatch message",
+    "image/*",
+    "application/octet-stream",
+    "multipart/form-data",
+    PROTOBUF,
+)
+
+
+@router.post(
+    "/encode",
+    response_class=Response,
+    openapi_extra=_BODY,
+    responses=openapi.responses(
+        "The payload (a PayloadBatch for a batch request)",
+        PROTOBUF,
+        json_schema=openapi.ENCODE_JSON,
+        errors=(401, 404, 406, 413, 415, 422, 503),
+    ),
+)
+async def encode(
+    request: Request,
+    svc: ServiceDep,
+    model: ModelName = None,
+    bits: Annotated[int, Query(ge=2, le=8, description="bits per latent value before entropy coding")] = DEFAULT_BITS,
+    resize: Annotated[bool, Query(description="resize to a fixed-size model's input instead of refusing")] = False,
+) -> Response:
+    """Compress images into self-describing payloads (`application/x-protobuf`, or JSON with the latent)."""
+    answer = negotiate(request.headers.get("accept"), [PROTOBUF, "application/json", "application/octet-stream"])
+    rt = resolve_model(request, svc.registry, model, "encode")
+    items = await read_images(request, svc.settings.max_batch_items)
+    encoded = await svc.pipeline.encode(rt, items.blobs, bits=bits, resize=resize, batch=items.batch)
+    observe = svc.metrics.payload_bytes.labels(rt.name).observe
+    for e in encoded:
+        observe(len(e.payload))
+    headers = {
+        "X-Aecodec-Model": rt.name,
+        "X-Aecodec-Model-Version": rt.version,
+        "X-Aecodec-Payload-Bytes": str(sum(len(e.payload) for e in encoded)),
+    }
+    if answer == "application/json":
+        docs = [
+            {
+                "model": rt.name,
+                "version": rt.version,
+                "bits": bits,
+                "payload": base64.b64encode(e.payload).decode(),
+                "size": len(e.payload),
+                "latent_shape": list(e.latent.shape),
+                "latent": e.latent.tolist(),
+            }
+            for e in encoded
+        ]
+        return JSONResponse({"items": docs} if items.batch else docs[0], headers=headers)
+    if items.batch:
+        body = api_pb2.PayloadBatch(payloads=[e.payload for e in encoded]).SerializeToString()
+        return Response(body, media_type=PAYLOAD_BATCH, headers=headers)
+    return Response(encoded[0].payload, media_type=answer, headers=headers)

@@ -1,0 +1,53 @@
+"""GET /models and /models/{name}: what is served, by which execution provider, and how well it does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from ..core.errors import ApiError
+from ..deps import RegistryDep
+from ..runtime.sessions import ModelRuntime
+
+router = APIRouter(tags=["models"])
+
+
+def describe(rt: ModelRuntime) -> dict[str, Any]:
+    m = rt.manifest
+    return {
+        "name": m.name,
+        "kind": m.kind,
+        "dataset": m.dataset.name,
+        "architecture": m.architecture,
+        "description": m.description,
+        "input": {
+            "channels": m.input.channels,
+            "height": m.input.height,
+            "width": m.input.width,
+            "range": list(m.input.range),
+            "pad_multiple": m.input.pad_multiple,
+        },
+        "latent_shape": m.latent_shape,
+        "version": m.version,
+        "endpoints": rt.endpoints,
+        "provider": rt.provider,
+        "metrics": m.metrics,
+    }
+
+
+@router.get("/models")
+async def list_models(registry: RegistryDep) -> list[dict[str, Any]]:
+    """Every served model, sorted by name."""
+    return [describe(registry.models[n]) for n in sorted(registry.models)]
+
+
+@router.get("/models/{name}", responses={404: {"description": "No such model"}})
+async def get_model(name: str, registry: RegistryDep, request: Request) -> dict[str, Any]:
+    rt = registry.get(name)
+    if rt is None:
+        raise ApiError(
+            404, f"no model named {name!r}; served models: {', '.join(sorted(registry.models))}", kind="unknown-model"
+        )
+    request.state.model = name
+    return describe(rt)

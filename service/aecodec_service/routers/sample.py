@@ -1,0 +1,72 @@
+"""POST /sample: images drawn from a VAE's prior, reproducible by seed."""
+
+from __future__ import annotations
+
+import base64
+import math
+import secrets
+from typing import Annotated
+
+from aecodec_wire.v1 import api_pb2
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from PIL import Image
+
+from .. import openapi
+from ..bodies import IMAGE_BATCH, PROTOBUF
+from ..core.errors import ApiError
+from ..core.negotiate import negotiate
+from ..deps import ModelName, ServiceDep, resolve_model
+from ..runtime.imaging import encode_image, grid
+
+router = APIRouter(tags=["generative"])
+OFFERED = ["image/png", "application/json", PROTOBUF]
+SAMPLE_JSON = openapi.obj(model="string", version="string", seed="integer", images="array")
+
+
+@router.post(
+    "/sample",
+    response_class=Response,
+    responses=openapi.responses(
+        "A PNG grid of the samples (or each PNG in JSON / an ImageBatch)",
+        "image/png",
+        PROTOBUF,
+        json_schema=SAMPLE_JSON,
+        errors=(401, 404, 406, 422, 503),
+    ),
+)
+async def sample(
+    request: Request,
+    svc: ServiceDep,
+    model: ModelName = None,
+    n: Annotated[int, Query(ge=1, description="number of samples (at most AECODEC_MAX_SAMPLE_N)")] = 16,
+    seed: Annotated[int | None, Query(ge=0, lt=2**63, description="same seed, same images; omitted: random")] = None,
+    temperature: Annotated[float, Query(gt=0, le=10, allow_inf_nan=False, description="prior std. dev.")] = 1.0,
+) -> Response:
+    """Decode `n` latents drawn from N(0, temperature²) with numpy's Generator seeded by `seed`."""
+    answer = negotiate(request.headers.get("accept"), OFFERED)
+    if n > svc.settings.max_sample_n:
+        raise ApiError(
+            422, f"n={n} is too many; at most {svc.settings.max_sample_n} samples per request", kind="n-too-large"
+        )
+    rt = resolve_model(request, svc.registry, model, "sample")
+    seed = secrets.randbits(63) if seed is None else seed
+    pixels = await svc.pipeline.sample(rt, n, seed, temperature)
+    headers = {"X-Aecodec-Model": rt.name, "X-Aecodec-Model-Version": rt.version, "X-Aecodec-Seed": str(seed)}
+    return image_list_response(
+        pixels,
+        answer,
+        headers,
+        {"model": rt.name, "version": rt.version, "seed": seed},
+        columns=math.ceil(math.sqrt(n)),
+    )
+
+
+def image_list_response(pixels: list, answer: str, headers: dict[str, str], meta: dict, columns: int) -> Response:
+    """Several images as one PNG grid, as a JSON list of base64 PNGs, or as an ImageBatch."""
+    if answer == "image/png":
+        return Response(encode_image(grid(pixels, columns)), media_type="image/png", headers=headers)
+    pngs = [encode_image(Image.fromarray(p)) for p in pixels]
+    if answer == PROTOBUF:
+        return Response(api_pb2.ImageBatch(images=pngs).SerializeToString(), media_type=IMAGE_BATCH, headers=headers)
+    return JSONResponse(meta | {"images": [base64.b64encode(p).decode() for p in pngs]}, headers=headers)

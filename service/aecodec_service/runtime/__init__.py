@@ -1,0 +1,1 @@
+"""Model loading, onnxruntime sessions, micro-batching and the encode/decode pipeline."""

@@ -1,0 +1,146 @@
+"""Dynamic micro-batching: concurrent requests for one model graph share one onnxruntime run.
+
+Rows wait in a bounded queue; one worker task per graph takes every row that is
+already waiting (of the same trailing shape), waits up to ``max_wait`` for more
+only while under load (the previous run had company), runs them as one batch in
+the inference thread pool and hands each caller its slice. A full queue is
+refused at once (503 + Retry-After) instead of growing latency without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.errors import ApiError
+
+log = logging.getLogger("aecodec.batcher")
+RunFn = Callable[[np.ndarray], list[np.ndarray]]
+
+
+@dataclass
+class _Job:
+    x: np.ndarray
+    future: asyncio.Future[list[np.ndarray]] = field(repr=False)
+
+
+class MicroBatcher:
+    """Batches rows for one graph of one model version."""
+
+    def __init__(
+        self,
+        name: str,
+        run: RunFn,
+        executor: Executor,
+        *,
+        max_batch: int,
+        max_wait_s: float,
+        queue_size: int,
+        on_batch: Callable[[int], None] | None = None,
+        on_depth: Callable[[int], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._run = run
+        self._executor = executor
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self.queue_size = queue_size
+        self._on_batch = on_batch or (lambda n: None)
+        self._on_depth = on_depth or (lambda n: None)
+        self._jobs: deque[_Job] = deque()
+        self._rows = 0
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._busy = False  # previous run had more than one job: worth waiting for company
+
+    @property
+    def depth(self) -> int:
+        return self._rows
+
+    async def submit(self, x: np.ndarray) -> list[np.ndarray]:
+        """(n, ...) rows -> the graph's outputs for those rows, batched with whatever else is waiting."""
+        if self._closed:  # swapped out by a reload: finish this request on the old session, unbatched
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, x)
+        if x.shape[0] > self.max_batch:
+            parts = [self.submit(x[i : i + self.max_batch]) for i in range(0, x.shape[0], self.max_batch)]
+            chunks = await asyncio.gather(*parts)
+            return [np.concatenate(outs) for outs in zip(*chunks, strict=False)]
+        if self._rows + x.shape[0] > self.queue_size:
+            raise ApiError(
+                503,
+                f"the {self.name} queue is full ({self._rows} rows waiting, limit {self.queue_size}); retry shortly",
+                kind="queue-full",
+                headers={"Retry-After": "1"},
+            )
+        loop = asyncio.get_running_loop()
+        if self._task is None:
+            self._wake = asyncio.Event()
+            self._task = loop.create_task(self._work(), name=f"batcher:{self.name}")
+        job = _Job(x, loop.create_future())
+        self._jobs.append(job)
+        self._rows += x.shape[0]
+        self._on_depth(self._rows)
+        assert self._wake is not None
+        self._wake.set()
+        return await job.future
+
+    def close(self) -> None:
+        """Stop taking new batches once the queued ones are done; later submits run unbatched."""
+        self._closed = True
+        if self._wake is not None:
+            self._wake.set()
+
+    def _take(self) -> list[_Job]:
+        first = self._jobs.popleft()
+        batch, rows, shape = [first], first.x.shape[0], first.x.shape[1:]
+        skipped: list[_Job] = []
+        while self._jobs and rows < self.max_batch:
+            job = self._jobs.popleft()
+            if job.x.shape[1:] == shape and rows + job.x.shape[0] <= self.max_batch:
+                batch.append(job)
+                rows += job.x.shape[0]
+            else:
+                skipped.append(job)
+        self._jobs.extendleft(reversed(skipped))
+        return batch
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._wake is not None
+        while True:
+            if not self._jobs:
+                if self._closed:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if self._busy and self.max_wait_s > 0 and self._rows < self.max_batch:
+                await asyncio.sleep(self.max_wait_s)
+            batch = self._take()
+            n_rows = sum(j.x.shape[0] for j in batch)
+            self._rows -= n_rows
+            self._on_depth(self._rows)
+            self._on_batch(n_rows)
+            self._busy = len(batch) > 1
+            x = batch[0].x if len(batch) == 1 else np.concatenate([j.x for j in batch])
+            try:
+                outs = await loop.run_in_executor(self._executor, self._run, x)
+            except Exception as exc:  # a failing run fails its callers, never the worker
+                log.exception("%s: batch of %d rows failed", self.name, n_rows)
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                continue
+            start = 0
+            for job in batch:
+                n = job.x.shape[0]
+                if not job.future.done():
+                    job.future.set_result([o[start : start + n] for o in outs])
+                start += n

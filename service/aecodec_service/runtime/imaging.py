@@ -1,0 +1,133 @@
+"""Image bytes <-> model tensors. ``to_model_input`` is the only way in, ``to_image_bytes`` the only way out."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from aecodec_wire.manifest import InputSpec
+from PIL import Image, UnidentifiedImageError
+
+from ..core.errors import ApiError
+
+Image.MAX_IMAGE_PIXELS = None  # we check the declared size ourselves, before any pixel is decoded
+MODES = ("L", "RGB", "RGBA", "LA")
+FORMATS = {"image/png": "PNG", "image/webp": "WEBP", "image/jpeg": "JPEG"}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One image as the encoder wants it, and what is needed to restore the original."""
+
+    x: np.ndarray  # (1, C, H, W) float32, padded to the model's pad multiple
+    width: int  # original size and mode, written into the payload
+    height: int
+    mode: str
+
+
+def _payload_mode(img: Image.Image) -> str:
+    """The payload mode that restores this image best (palette, CMYK, 16-bit etc. map to L/RGB/RGBA/LA)."""
+    if img.mode in MODES:
+        return img.mode
+    bands = img.getbands()
+    alpha = "A" in bands or "transparency" in img.info
+    if len(bands) == 1 or img.mode in ("1", "I", "I;16", "F", "I;16B", "I;16L"):
+        return "LA" if alpha else "L"
+    return "RGBA" if alpha else "RGB"
+
+
+def to_model_input(data: bytes, spec: InputSpec, *, max_pixels: int, resize: bool, pad_mode: str = "edge") -> Prepared:
+    """Decode an image file and turn it into the encoder's input: mode, size, padding, value range."""
+    if not data:
+        raise ApiError(422, "empty image: expected an image file (PNG, JPEG, WebP, BMP, ...)", kind="not-an-image")
+    try:
+        img = Image.open(io.BytesIO(data))  # reads the header only
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ApiError(
+            422, f"not an image Pillow can read ({exc}); expected PNG, JPEG, WebP, BMP, ...", kind="not-an-image"
+        ) from exc
+    width, height = img.size
+    if width <= 0 or height <= 0 or width * height > max_pixels:
+        raise ApiError(
+            422,
+            f"image declares {width}x{height} = {width * height} pixels; at most {max_pixels} are accepted",
+            kind="image-too-large",
+        )
+    if spec.fixed_size and (width, height) != (spec.width, spec.height) and not resize:
+        raise ApiError(
+            422,
+            f"image is {width}x{height} but the model takes {spec.width}x{spec.height}; "
+            "send that size or add resize=true",
+            kind="wrong-size",
+        )
+    try:
+        img.load()
+        mode = _payload_mode(img)
+        target = "L" if spec.channels == 1 else "RGB"
+        if img.mode != target:
+            img = img.convert("RGBA").convert(target) if img.mode == "P" else img.convert(target)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ApiError(
+            422, f"image data is truncated or corrupt ({exc}); expected a complete image file", kind="corrupt-image"
+        ) from exc
+    if spec.fixed_size and (width, height) != (spec.width, spec.height):
+        assert spec.width is not None and spec.height is not None
+        img = img.resize((spec.width, spec.height), Image.Resampling.BILINEAR)
+    pixels = np.asarray(img, dtype=np.float32)
+    pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)  # (C, H, W)
+    m = spec.pad_multiple
+    pad_h, pad_w = -pixels.shape[1] % m, -pixels.shape[2] % m
+    if pad_h or pad_w:
+        mode_ = pad_mode if min(pixels.shape[1:]) > max(pad_h, pad_w) else "edge"  # reflect needs room
+        pixels = np.pad(pixels, ((0, 0), (0, pad_h), (0, pad_w)), mode=mode_)  # type: ignore[call-overload]
+    lo, hi = spec.range
+    x = pixels * np.float32((hi - lo) / 255.0) + np.float32(lo)
+    return Prepared(x[None], width, height, mode)
+
+
+def to_pixels(y: np.ndarray, output_range: tuple[float, float]) -> np.ndarray:
+    """(C, H, W) decoder output -> (H, W) or (H, W, C) uint8."""
+    lo, hi = output_range
+    u8 = np.clip(np.rint((y - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
+    return u8[0] if u8.shape[0] == 1 else u8.transpose(1, 2, 0)
+
+
+def to_image_bytes(
+    y: np.ndarray,
+    output_range: tuple[float, float],
+    *,
+    width: int,
+    height: int,
+    mode: str,
+    fixed_size: bool,
+    fmt: str = "PNG",
+) -> bytes:
+    """Decoder output of one image -> an image file at the original size and mode."""
+    img = Image.fromarray(to_pixels(y, output_range))
+    if img.size != (width, height):
+        # a fixed-size model was fed a resized image: size it back; an any-size model's padding is cropped
+        img = img.resize((width, height), Image.Resampling.BILINEAR) if fixed_size else img.crop((0, 0, width, height))
+    if mode != img.mode and mode in MODES:
+        img = img.convert(mode)
+    return encode_image(img, fmt)
+
+
+def encode_image(img: Image.Image, fmt: str = "PNG") -> bytes:
+    if fmt == "JPEG" and img.mode not in ("L", "RGB"):
+        img = img.convert("RGB")
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **({"compress_level": 1} if fmt == "PNG" else {"quality": 90}))
+    return buf.getvalue()
+
+
+def grid(pixels: list[np.ndarray], columns: int) -> Image.Image:
+    """Tile equally sized uint8 images row by row."""
+    h, w = pixels[0].shape[:2]
+    rows = -(-len(pixels) // columns)
+    shape = (rows * h, columns * w, *pixels[0].shape[2:])
+    canvas = np.zeros(shape, dtype=np.uint8)
+    for i, p in enumerate(pixels):
+        r, c = divmod(i, columns)
+        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = p
+    return Image.fromarray(canvas)

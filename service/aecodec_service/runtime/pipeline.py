@@ -1,0 +1,217 @@
+"""The trips a request takes: image -> encoder -> quantise + range-code -> payload, and back.
+
+Shared by the routes and the in-process benchmark so that both measure the same
+work. Pixel and entropy work runs on a CPU thread pool unless it is tiny (then a
+thread hop would cost more than the work); sessions run behind the batchers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+from aecodec_wire import payload as wire_payload
+from aecodec_wire.errors import ModelMismatch, PayloadError
+
+from ..core.config import Settings
+from ..core.errors import ApiError, item_error
+from .imaging import Prepared, to_image_bytes, to_model_input, to_pixels
+from .registry import ModelRegistry
+from .sessions import ModelRuntime
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    payload: bytes
+    latent: np.ndarray  # the encoder's float latent of this image, (*latent_shape)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    model: ModelRuntime
+    image: bytes
+    width: int
+    height: int
+    mode: str
+
+
+def _each(items: Sequence[T], batch: bool, fn: Callable[[T], object]) -> list:
+    """Apply fn to every item; in a batch, an item's error names its index."""
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(fn(item))
+        except ApiError as exc:
+            raise item_error(i, exc) if batch else exc from None
+    return out
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, cpu: Executor) -> None:
+        self.settings = settings
+        self._cpu = cpu
+
+    async def offload(self, nbytes: int, fn: Callable[[], T]) -> T:
+        """Run fn on the CPU pool, or right here when the work is too small to be worth a thread hop."""
+        if nbytes <= self.settings.inline_bytes:
+            return fn()
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, fn)
+
+    async def run_graph(self, rt: ModelRuntime, graph: str, xs: list[np.ndarray]) -> list[list[np.ndarray]]:
+        """Per-item (1, ...) inputs -> per-item outputs; same-shaped items go to the batcher as one block."""
+        groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for i, x in enumerate(xs):
+            groups[x.shape[1:]].append(i)
+        batcher = rt.batchers[graph]
+
+        async def one(idx: list[int]) -> list[np.ndarray]:
+            block = xs[idx[0]] if len(idx) == 1 else np.concatenate([xs[i] for i in idx])
+            return await asyncio.wait_for(batcher.submit(block), self.settings.request_timeout_s)
+
+        try:
+            results = await asyncio.gather(*(one(idx) for idx in groups.values()))
+        except TimeoutError as exc:
+            raise ApiError(
+                504,
+                f"model {rt.name} did not answer within {self.settings.request_timeout_s} s; retry later",
+                headers={"Retry-After": "1"},
+            ) from exc
+        out: list[list[np.ndarray]] = [[] for _ in xs]
+        for idx, outs in zip(groups.values(), results, strict=False):
+            for row, i in enumerate(idx):
+                out[i] = [o[row : row + 1] for o in outs]
+        return out
+
+    def _prepare(self, rt: ModelRuntime, blobs: list[bytes], resize: bool, batch: bool) -> list[Prepared]:
+        s = self.settings
+        return _each(
+            blobs,
+            batch,
+            lambda b: to_model_input(b, rt.manifest.input, max_pixels=s.max_pixels, resize=resize, pad_mode=s.pad_mode),
+        )
+
+    async def encode(
+        self, rt: ModelRuntime, blobs: list[bytes], *, bits: int, resize: bool, batch: bool
+    ) -> list[Encoded]:
+        nbytes = sum(map(len, blobs))
+        prepared = await self.offload(nbytes, lambda: self._prepare(rt, blobs, resize, batch))
+        latents = [outs[0] for outs in await self.run_graph(rt, "encoder", [p.x for p in prepared])]
+
+        def code() -> list[Encoded]:
+            if len({lat.shape for lat in latents}) == 1:
+                payloads = rt.codec.encode(
+                    np.concatenate(latents), [(p.width, p.height) for p in prepared], [p.mode for p in prepared], bits
+                )
+            else:
+                payloads = [
+                    rt.codec.encode(lat, [(p.width, p.height)], [p.mode], bits)[0]
+                    for lat, p in zip(latents, prepared, strict=True)
+                ]
+            return [Encoded(pl, lat[0]) for pl, lat in zip(payloads, latents, strict=False)]
+
+        return await self.offload(nbytes, code)
+
+    def _unpack(
+        self, registry: ModelRegistry, data: bytes
+    ) -> tuple[ModelRuntime, np.ndarray, wire_payload.pb.LatentCode]:
+        try:
+            code = wire_payload.unpack(data)
+        except PayloadError as exc:
+            raise ApiError(422, str(exc), kind="corrupt-payload") from exc
+        rt = registry.get(code.model)
+        if rt is None:
+            served = ", ".join(sorted(registry.models)) or "none"
+            raise ApiError(
+                422,
+                f"payload was made by model {code.model!r}, which is not served here (served: {served})",
+                kind="unknown-model",
+            )
+        try:
+            latent = rt.codec.decode(code)
+        except ModelMismatch as exc:
+            raise ApiError(409, str(exc), kind="model-version-mismatch") from exc
+        except PayloadError as exc:
+            raise ApiError(422, str(exc), kind="corrupt-payload") from exc
+        return rt, latent, code
+
+    async def decode(self, registry: ModelRegistry, payloads: list[bytes], *, fmt: str, batch: bool) -> list[Decoded]:
+        nbytes = sum(map(len, payloads)) * 8  # entropy decoding costs more per byte than image decoding
+        parsed = await self.offload(nbytes, lambda: _each(payloads, batch, lambda p: self._unpack(registry, p)))
+        by_model: dict[str, list[int]] = defaultdict(list)
+        for i, (rt, _, _) in enumerate(parsed):
+            by_model[rt.name].append(i)
+        images: list[np.ndarray] = [np.empty(0)] * len(parsed)
+
+        async def run(idx: list[int]) -> None:
+            rt = parsed[idx[0]][0]
+            outs = await self.run_graph(rt, "decoder", [parsed[i][1] for i in idx])
+            for i, o in zip(idx, outs, strict=False):
+                images[i] = o[0][0]
+
+        await asyncio.gather(*(run(idx) for idx in by_model.values()))
+
+        def render() -> list[Decoded]:
+            out = []
+            for (rt, _, code), y in zip(parsed, images, strict=False):
+                mode = wire_payload.PB_TO_MODE.get(code.mode, "L" if rt.manifest.input.channels == 1 else "RGB")
+                data = to_image_bytes(
+                    y,
+                    rt.manifest.output_range,
+                    width=code.width,
+                    height=code.height,
+                    mode=mode,
+                    fixed_size=rt.manifest.input.fixed_size,
+                    fmt=fmt,
+                )
+                out.append(Decoded(rt, data, code.width, code.height, mode))
+            return out
+
+        return await self.offload(sum(y.size for y in images), render)
+
+    async def denoise(
+        self, rt: ModelRuntime, blobs: list[bytes], *, resize: bool, fmt: str, batch: bool
+    ) -> list[bytes]:
+        """Image -> encoder -> decoder (no quantisation: the float latent is the cleanest) -> image."""
+        nbytes = sum(map(len, blobs))
+        prepared = await self.offload(nbytes, lambda: self._prepare(rt, blobs, resize, batch))
+        latents = [o[0] for o in await self.run_graph(rt, "encoder", [p.x for p in prepared])]
+        images = [o[0][0] for o in await self.run_graph(rt, "decoder", latents)]
+        m = rt.manifest
+        return await self.offload(
+            nbytes,
+            lambda: [
+                to_image_bytes(
+                    y,
+                    m.output_range,
+                    width=p.width,
+                    height=p.height,
+                    mode=p.mode,
+                    fixed_size=m.input.fixed_size,
+                    fmt=fmt,
+                )
+                for y, p in zip(images, prepared, strict=False)
+            ],
+        )
+
+    async def sample(self, rt: ModelRuntime, n: int, seed: int, temperature: float) -> list[np.ndarray]:
+        """n draws from the VAE prior N(0, temperature^2 I), decoded to uint8 pixels."""
+        shape = tuple(int(d) for d in rt.manifest.latent_shape if d is not None)
+        z = (np.random.default_rng(seed).standard_normal((n, *shape)) * temperature).astype(np.float32)
+        outs = await self.run_graph(rt, "decoder", [z[i : i + 1] for i in range(n)])
+        return [to_pixels(o[0][0], rt.manifest.output_range) for o in outs]
+
+    async def interpolate(self, rt: ModelRuntime, a: bytes, b: bytes, steps: int, resize: bool) -> list[np.ndarray]:
+        """Decode ``steps`` points on the segment between the latent means of two images (both ends included)."""
+        prepared = await self.offload(len(a) + len(b), lambda: self._prepare(rt, [a, b], resize, True))
+        mu_a, mu_b = (o[0] for o in await self.run_graph(rt, "encoder", [p.x for p in prepared]))
+        t = np.linspace(0.0, 1.0, steps, dtype=np.float32).reshape((steps,) + (1,) * (mu_a.ndim - 1))
+        z = (1 - t) * mu_a + t * mu_b
+        outs = await self.run_graph(rt, "decoder", [z[i : i + 1] for i in range(steps)])
+        return [to_pixels(o[0][0], rt.manifest.output_range) for o in outs]

@@ -1,0 +1,105 @@
+"""The set of served models, loaded at start and reloaded on demand without a restart.
+
+A reload builds every new session first and then swaps the whole table in one
+assignment: a request holds the runtime it looked up, so in-flight requests
+finish on the old sessions. A folder that fails to load leaves its previous
+version serving (or stays out when it never loaded) and the reason is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aecodec_wire import manifest as mf
+
+from ..core.config import Settings
+from .sessions import ModelRuntime, load_model
+
+log = logging.getLogger("aecodec.registry")
+
+
+@dataclass
+class ReloadReport:
+    loaded: list[str] = field(default_factory=list)  # newly built "name@version"
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # folder name -> why it failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"loaded": self.loaded, "unchanged": self.unchanged, "removed": self.removed, "errors": self.errors}
+
+
+class ModelRegistry:
+    def __init__(self, settings: Settings, executor: Executor, metrics: object | None = None) -> None:
+        self.settings = settings
+        self._executor = executor
+        self._metrics = metrics
+        self.models: dict[str, ModelRuntime] = {}
+        self.errors: dict[str, str] = {}
+        self.loaded_once = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """Every model folder has a version serving (a failed reload that kept the old one counts)."""
+        serving = {rt.folder.name for rt in self.models.values()}
+        return self.loaded_once and bool(self.models) and all(f in serving for f in self.errors)
+
+    def get(self, name: str) -> ModelRuntime | None:
+        return self.models.get(name)
+
+    async def reload(self) -> ReloadReport:
+        async with self._lock:
+            report, table = await asyncio.get_running_loop().run_in_executor(None, self._build)
+            old, self.models = self.models, table  # the atomic swap
+            self.errors = report.errors
+            self.loaded_once = True
+        for name, rt in old.items():
+            if table.get(name) is not rt:
+                rt.close()  # its batchers drain what they hold; late arrivals run unbatched
+        for folder, why in report.errors.items():
+            log.error("model folder %s not (re)loaded: %s", folder, why)
+        return report
+
+    def _build(self) -> tuple[ReloadReport, dict[str, ModelRuntime]]:
+        report = ReloadReport()
+        by_folder = {rt.folder.name: rt for rt in self.models.values()}
+        table: dict[str, ModelRuntime] = {}
+        root: Path = self.settings.model_dir
+        folders = sorted(p for p in root.iterdir() if (p / mf.MANIFEST_FILE).is_file()) if root.is_dir() else []
+        if not folders:
+            report.errors[str(root)] = f"no model folders (with {mf.MANIFEST_FILE}) under {root}"
+        for folder in folders:
+            previous = by_folder.get(folder.name)
+            try:
+                manifest = mf.load(folder, verify=True)
+                if manifest.name in table:
+                    raise ValueError(f"model name {manifest.name!r} is already served from another folder")
+                if previous is not None and previous.version == manifest.version:
+                    table[manifest.name] = previous
+                    report.unchanged.append(f"{manifest.name}@{manifest.version}")
+                    continue
+                rt = load_model(folder, self.settings, self._executor, self._metrics)
+                table[rt.name] = rt
+                report.loaded.append(f"{rt.name}@{rt.version}")
+            except Exception as exc:
+                why = f"{type(exc).__name__}: {exc}".strip()
+                report.errors[folder.name] = why[:2000]
+                if previous is not None and previous.name not in table:
+                    table[previous.name] = previous
+                    report.errors[folder.name] += f" (still serving version {previous.version})"
+        for name in self.models:
+            if name not in table:
+                report.removed.append(name)
+        return report, table
+
+    def first_of_kind(self, endpoint: str) -> ModelRuntime | None:
+        for name in sorted(self.models):
+            if endpoint in self.models[name].endpoints:
+                return self.models[name]
+        return None

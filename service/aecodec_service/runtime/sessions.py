@@ -1,0 +1,145 @@
+"""onnxruntime sessions for one model folder: provider choice, session options, warm-up."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from aecodec_wire import manifest as mf
+from aecodec_wire.latent_codec import LatentCodec
+
+from ..core.config import Settings
+from .batcher import MicroBatcher
+
+log = logging.getLogger("aecodec.runtime")
+
+_OPT_LEVELS = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+ENDPOINTS_BY_KIND = {
+    "autoencoder": ["encode", "decode"],
+    "sparse": ["encode", "decode"],
+    "codec": ["encode", "decode"],
+    "denoising": ["encode", "decode", "denoise"],
+    "vae": ["encode", "decode", "sample", "interpolate"],
+}
+
+
+def choose_providers(preferred: list[str]) -> list[str]:
+    """The preferred providers this onnxruntime build offers, in the preferred order; CPU always last resort."""
+    available = set(ort.get_available_providers())
+    chosen = [p for p in preferred if p in available]
+    if "CPUExecutionProvider" not in chosen:
+        chosen.append("CPUExecutionProvider")
+    return chosen
+
+
+def session_options(settings: Settings) -> ort.SessionOptions:
+    """Thread counts and optimisation level set on purpose, not left to chance."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = settings.intra_op_threads
+    opts.inter_op_num_threads = settings.inter_op_threads
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # small graphs: parallel branches cost more than they win
+    opts.graph_optimization_level = _OPT_LEVELS[settings.graph_optimization]
+    # idle onnxruntime threads must not spin: the event loop and the image work need those cores
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    opts.log_severity_level = 3  # the CUDA fallback is reported once by us, not per session by onnxruntime
+    return opts
+
+
+class Graph:
+    """One ONNX graph; ``run`` takes the first input and returns outputs in ``outputs`` order."""
+
+    def __init__(self, path: Path, providers: list[str], opts: ort.SessionOptions, outputs: list[str]) -> None:
+        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        self.input_name = self.session.get_inputs()[0].name
+        names = [o.name for o in self.session.get_outputs()]
+        missing = [o for o in outputs if o not in names]
+        if missing:
+            raise ValueError(f"{path.name} lacks output(s) {missing}; it has {names}")
+        self.outputs = outputs
+        self.provider = self.session.get_providers()[0]
+
+    def run(self, x: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(self.outputs, {self.input_name: x})
+
+
+@dataclass
+class ModelRuntime:
+    """Everything served for one model version: manifest, codec, sessions and their batchers."""
+
+    folder: Path
+    manifest: mf.Manifest
+    codec: LatentCodec
+    encoder: Graph
+    decoder: Graph
+    endpoints: list[str]
+    batchers: dict[str, MicroBatcher] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def provider(self) -> str:
+        return self.encoder.provider
+
+    def close(self) -> None:
+        for b in self.batchers.values():
+            b.close()
+
+
+def _dummy_input(manifest: mf.Manifest) -> np.ndarray:
+    spec = manifest.input
+    h = spec.height or spec.pad_multiple * 2
+    w = spec.width or spec.pad_multiple * 2
+    return np.full((1, spec.channels, h, w), spec.range[0], dtype=np.float32)
+
+
+def load_model(folder: Path, settings: Settings, executor: Executor, metrics: object | None = None) -> ModelRuntime:
+    """Build and warm up one model folder; raises with the reason when anything is off."""
+    manifest = mf.load(folder, verify=True)
+    providers = choose_providers(settings.providers)
+    opts = session_options(settings)
+    enc_outputs = ["latent", "logvar"] if manifest.kind == "vae" else ["latent"]
+    encoder = Graph(folder / mf.ENCODER_FILE, providers, opts, enc_outputs)
+    decoder = Graph(folder / mf.DECODER_FILE, providers, opts, ["image"])
+    latent = encoder.run(_dummy_input(manifest))[0]  # warm-up, and proof the two graphs fit together
+    image = decoder.run(latent)[0]
+    if latent.shape[1:] != manifest.latent_shape_for(*_dummy_input(manifest).shape[2:]):
+        raise ValueError(
+            f"encoder output {list(latent.shape[1:])} does not match manifest latent_shape {manifest.latent_shape}"
+        )
+    if image.shape[1] != manifest.input.channels:
+        raise ValueError(f"decoder gives {image.shape[1]} channels, manifest input has {manifest.input.channels}")
+    rt = ModelRuntime(folder, manifest, LatentCodec(manifest), encoder, decoder, ENDPOINTS_BY_KIND[manifest.kind])
+    for graph_name, graph in (("encoder", encoder), ("decoder", decoder)):
+        on_batch = on_depth = None
+        if metrics is not None:
+            on_batch = metrics.batch_size.labels(manifest.name, graph_name).observe  # type: ignore[attr-defined]
+            on_depth = metrics.queue_depth.labels(manifest.name, graph_name).set  # type: ignore[attr-defined]
+        rt.batchers[graph_name] = MicroBatcher(
+            f"{manifest.name}/{graph_name}",
+            graph.run,
+            executor,
+            max_batch=settings.max_batch,
+            max_wait_s=settings.max_wait_ms / 1000,
+            queue_size=settings.queue_size,
+            on_batch=on_batch,
+            on_depth=on_depth,
+        )
+    log.info("model %s version %s (%s) loaded on %s", manifest.name, manifest.version, manifest.kind, rt.provider)
+    return rt

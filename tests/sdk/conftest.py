@@ -1,0 +1,181 @@
+"""Fixtures for the SDK tests: the real service on a loopback port, and MNIST digits to send it.
+
+The service is started once per session as ``python -m aecodec_service`` (what ``make serve`` and the
+Docker image run) with the repository's shipped models and an API key, so every test also proves
+the Bearer header goes out.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+# the shipped models; AECODEC_SDK_TEST_MODEL_DIR points the tests at another model folder
+MODELS = Path(os.environ.get("AECODEC_SDK_TEST_MODEL_DIR") or REPO / "models")
+API_KEY = "sdk-test-key"
+FIXTURE_NPZ = REPO / "tests" / "fixtures" / "mnist_test_digits.npz"
+MNIST_IDX = REPO.parent / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
+NOISE_SIGMA = 0.25  # on [0, 1]: what mnist-denoise trains against (0.5 on its [-1, 1] scale)
+
+
+@dataclass(frozen=True)
+class Service:
+    url: str
+    api_key: str
+    models: frozenset[str]
+
+    def require(self, *names: str) -> None:
+        """Skip the test when a model it needs is not shipped in models/."""
+        missing = [n for n in names if n not in self.models]
+        if missing:
+            pytest.skip(f"model(s) {', '.join(missing)} not in models/")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The real service (uvicorn, onnxruntime, shipped models), ready, on 127.0.0.1."""
+    shipped = {p.parent.name for p in MODELS.glob("*/manifest.json")}
+    if not shipped:
+        pytest.skip("no models shipped in models/ yet")
+    try:
+        import aecodec_service  # noqa: F401
+    except ImportError:
+        pytest.skip("the service is not installed in this environment")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "AECODEC_MODEL_DIR": str(MODELS),
+        "AECODEC_HOST": "127.0.0.1",
+        "AECODEC_PORT": str(port),
+        "AECODEC_API_KEYS": API_KEY,
+        "AECODEC_LOG_LEVEL": "warning",
+    }
+    env.pop("AECODEC_URL", None)
+    log = tmp_path_factory.mktemp("service") / "service.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "aecodec_service"], env=env, stdout=sink, stderr=sink)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the service exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the service was not ready in 90 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        served = httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {API_KEY}"}).json()
+        yield Service(url, API_KEY, frozenset(m["name"] for m in served))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _read_idx(path: Path, n: int) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        header = f.read(16)
+        count, rows, cols = (int.from_bytes(header[i : i + 4], "big") for i in (4, 8, 12))
+        data = f.read(min(n, count) * rows * cols)
+    return np.frombuffer(data, np.uint8).reshape(-1, rows, cols)
+
+
+def _synthetic_digits(n: int, seed: int = 0) -> np.ndarray:
+    """Stroke-like blobs on black, for when no MNIST is at hand: far from real digits, but valid input."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:28, 0:28]
+    out = np.zeros((n, 28, 28), np.float64)
+    for i in range(n):
+        for _ in range(3):
+            cy, cx, r = rng.uniform(8, 20), rng.uniform(8, 20), rng.uniform(4, 8)
+            out[i] += np.exp(-(((np.hypot(yy - cy, xx - cx) - r) / 1.2) ** 2))
+    return (np.clip(out, 0, 1) * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def digits() -> np.ndarray:
+    """(N, 28, 28) uint8 clean digits: the shipped fixture, else MNIST's test set, else synthetic."""
+    if FIXTURE_NPZ.exists():
+        return np.load(FIXTURE_NPZ)["x"]
+    if MNIST_IDX.exists():
+        return _read_idx(MNIST_IDX, 256)
+    return _synthetic_digits(256)
+
+
+def add_noise(clean: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noisy = clean / 255.0 + rng.normal(0.0, NOISE_SIGMA, clean.shape)
+    return (np.clip(noisy, 0, 1) * 255).round().astype(np.uint8)
+
+
+class Scripted:
+    """A tiny real HTTP server answering from a script of (status, headers, body); records arrival times."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.script: list[tuple[int, dict[str, str], bytes]] = []
+        self.arrivals: list[float] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                outer.arrivals.append(time.monotonic())
+                status, headers, body = outer.script.pop(0) if outer.script else (200, {}, b"{}")
+                self.send_response(status)
+                for key, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def gaps(self) -> list[float]:
+        return [b - a for a, b in zip(self.arrivals, self.arrivals[1:], strict=False)]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    server = Scripted()
+    yield server
+    server.close()

@@ -1,0 +1,123 @@
+"""Client and AsyncClient against the real service: round trips, batches, typed models and errors."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from aecodec_sdk import (
+    AsyncClient,
+    Client,
+    InputSpec,
+    ModelInfo,
+    NotFound,
+    PayloadInfo,
+    Unauthorized,
+    UnprocessableEntity,
+    inspect,
+)
+from PIL import Image
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255.0**2 / max(mse, 1e-9))
+
+
+@pytest.fixture
+def client(service):
+    with Client(service.url, api_key=service.api_key, timeout=30) as c:
+        yield c
+
+
+def test_encode_decode_round_trip(service, client, digits, tmp_path) -> None:
+    service.require("mnist-ae")
+    path = tmp_path / "digit.png"
+    Image.fromarray(digits[0]).save(path)
+    payload = client.encode(path, model="mnist-ae")
+    info = inspect(payload)  # offline, from the wire package
+    assert isinstance(info, PayloadInfo)
+    assert (info.model, info.width, info.height, info.mode, info.size) == ("mnist-ae", 28, 28, "L", len(payload))
+    assert info.size < 28 * 28  # it is a codec, after all
+    image = client.decode(payload)
+    assert (image.size, image.mode) == ((28, 28), "L")
+    assert psnr(np.asarray(image), digits[0]) > 12
+    # the same image as an array, as bytes and as a PIL image gives the same payload
+    assert client.encode(digits[0], model="mnist-ae") == payload
+    assert client.encode(path.read_bytes(), model="mnist-ae") == payload
+    assert client.encode(Image.fromarray(digits[0]), model="mnist-ae") == payload
+
+
+def test_batches_keep_order(service, client, digits) -> None:
+    service.require("mnist-ae")
+    batch = list(digits[:6])
+    payloads = client.encode_batch(batch, model="mnist-ae", bits=6)
+    assert len(payloads) == 6 and all(inspect(p).bits == 6 for p in payloads)
+    assert payloads[3] == client.encode(batch[3], model="mnist-ae", bits=6)
+    images = client.decode_batch(payloads)
+    assert [np.asarray(i).tolist() for i in images] == [np.asarray(client.decode(p)).tolist() for p in payloads]
+
+
+def test_denoise_and_denoise_batch(service, client, digits) -> None:
+    service.require("mnist-denoise")
+    from .conftest import add_noise
+
+    noisy = add_noise(digits[:4], seed=1)
+    one = client.denoise(noisy[0], model="mnist-denoise")
+    many = client.denoise_batch(list(noisy), model="mnist-denoise")
+    assert len(many) == 4 and np.array_equal(np.asarray(one), np.asarray(many[0]))
+
+
+def test_models_are_typed(service, client) -> None:
+    models = client.models()
+    assert models and all(isinstance(m, ModelInfo) for m in models)
+    assert {m.name for m in models} == service.models
+    first = client.model(models[0].name)
+    assert first == models[0]
+    assert isinstance(first.input, InputSpec) and first.input.channels in (1, 3) and first.version
+    assert any(m.input.fixed_size and m.input.height == 28 for m in models)
+    assert client.ready() is True
+    assert client.health()["status"] == "ok"
+
+
+def test_typed_errors_carry_the_servers_detail(service, client, digits) -> None:
+    with pytest.raises(NotFound) as info:
+        client.model("no-such-model")
+    assert info.value.status == 404 and "no-such-model" in info.value.detail
+    assert "mnist" in info.value.detail  # the server lists what it does serve
+    with pytest.raises(NotFound):
+        client.encode(digits[0], model="no-such-model")
+    with pytest.raises(UnprocessableEntity) as bad:
+        client.decode(b"definitely not a payload")
+    assert bad.value.detail and bad.value.problem.get("status") == 422
+    with Client(service.url, api_key="wrong") as wrong, pytest.raises(Unauthorized) as auth:
+        wrong.models()
+    assert "API key" in auth.value.detail
+
+
+def test_sample_and_interpolate(service, client, digits) -> None:
+    service.require("mnist-vae")
+    a = client.sample(4, model="mnist-vae", seed=7)
+    b = client.sample(4, model="mnist-vae", seed=7)
+    assert len(a) == 4 and all(i.size == (28, 28) for i in a)
+    assert [np.asarray(i).tolist() for i in a] == [np.asarray(i).tolist() for i in b]
+    path = client.interpolate(digits[0], digits[1], steps=5, model="mnist-vae")
+    assert len(path) == 5
+
+
+def test_async_client_under_gather(service, digits) -> None:
+    service.require("mnist-ae")
+
+    async def go() -> tuple[list[bytes], list[Image.Image]]:
+        async with AsyncClient(service.url, api_key=service.api_key, max_connections=8) as client:
+            payloads = await asyncio.gather(*(client.encode(d, model="mnist-ae") for d in digits[:16]))
+            images = await asyncio.gather(*(client.decode(p) for p in payloads))
+            assert await client.ready()
+            return list(payloads), list(images)
+
+    payloads, images = asyncio.run(go())
+    with Client(service.url, api_key=service.api_key) as sync:
+        assert payloads[5] == sync.encode(digits[5], model="mnist-ae")
+    for image, clean in zip(images, digits[:16], strict=True):
+        assert image.size == (28, 28) and psnr(np.asarray(image), clean) > 12

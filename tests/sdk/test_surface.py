@@ -1,0 +1,104 @@
+"""The SDK's public surface, without a service: exports, exception tree, input coercion, layering."""
+
+from __future__ import annotations
+
+import inspect as pyinspect
+import io
+import subprocess
+import sys
+import types
+
+import aecodec_sdk
+import numpy as np
+import pytest
+from aecodec_sdk import exceptions
+from aecodec_sdk._images import array_to_image, image_bytes, sniff_content_type
+from aecodec_sdk._responses import parse_retry_after
+from aecodec_sdk.schema import ModelInfo
+from PIL import Image
+
+
+def test_all_is_complete_and_resolvable() -> None:
+    public = {
+        name
+        for name, value in vars(aecodec_sdk).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public <= set(aecodec_sdk.__all__), f"missing from __all__: {public - set(aecodec_sdk.__all__)}"
+    for name in aecodec_sdk.__all__:
+        assert hasattr(aecodec_sdk, name), name
+
+
+def test_every_exception_is_exported_and_drawn_in_the_docstring() -> None:
+    classes = [c for c in vars(exceptions).values() if isinstance(c, type) and issubclass(c, exceptions.AecodecError)]
+    assert len(classes) > 10
+    for cls in classes:
+        assert cls.__name__ in aecodec_sdk.__all__, cls.__name__
+        assert cls.__name__ in (exceptions.__doc__ or ""), f"{cls.__name__} is not drawn in the hierarchy"
+    assert issubclass(aecodec_sdk.NotFound, aecodec_sdk.APIError)
+    assert issubclass(aecodec_sdk.ServiceUnavailable, aecodec_sdk.ServerError)
+    assert issubclass(aecodec_sdk.TimeoutError, aecodec_sdk.TransportError)
+    assert exceptions.error_class(404) is aecodec_sdk.NotFound
+    assert exceptions.error_class(502) is aecodec_sdk.ServerError
+    assert exceptions.error_class(418) is aecodec_sdk.APIError
+
+
+def test_sync_and_async_clients_have_the_same_methods() -> None:
+    def methods(cls: type) -> dict[str, list[str]]:
+        return {
+            name: list(pyinspect.signature(fn).parameters)
+            for name, fn in vars(cls).items()
+            if callable(fn) and not name.startswith("_") and name not in ("close", "aclose")
+        }
+
+    sync, async_ = methods(aecodec_sdk.Client), methods(aecodec_sdk.AsyncClient)
+    assert sync == async_
+    wanted = {"encode", "decode", "denoise", "sample", "interpolate", "models", "model", "health", "ready"}
+    assert wanted | {"encode_batch", "decode_batch", "denoise_batch"} <= set(sync)
+    for name in sync:
+        assert pyinspect.iscoroutinefunction(getattr(aecodec_sdk.AsyncClient, name)), name
+
+
+def test_image_inputs_are_coerced(tmp_path) -> None:
+    gray = (np.arange(28 * 28) % 256).astype(np.uint8).reshape(28, 28)
+    png = image_bytes(gray)
+    assert sniff_content_type(png) == "image/png"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), gray)
+    assert Image.open(io.BytesIO(image_bytes(np.zeros((4, 5, 3), np.uint8)))).mode == "RGB"
+    assert Image.open(io.BytesIO(image_bytes(np.zeros((4, 5, 1), np.uint8)))).mode == "L"
+    assert image_bytes(Image.fromarray(gray)) == png
+    path = tmp_path / "d.png"
+    path.write_bytes(png)
+    assert image_bytes(path) == png and image_bytes(str(path)) == png and image_bytes(bytearray(png)) == png
+    with pytest.raises(TypeError):
+        array_to_image(gray.astype(np.float32))
+    with pytest.raises(ValueError):
+        array_to_image(np.zeros((2, 2, 2, 2), np.uint8))
+    with pytest.raises(TypeError):
+        image_bytes(42)  # type: ignore[arg-type]
+
+
+def test_retry_after_parsing() -> None:
+    assert parse_retry_after("2") == 2.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
+
+
+def test_model_info_is_lenient() -> None:
+    info = ModelInfo.from_dict(
+        {"name": "m", "input": {"channels": 1, "height": 28, "width": 28}, "latent_shape": [8], "new_field": 1}
+    )
+    assert info.input.mode == "L" and info.latent_shape == (8,) and info.extra == {"new_field": 1}
+    conv = ModelInfo.from_dict({"name": "c", "input": {"channels": 3, "height": None}, "latent_shape": [4, None, None]})
+    assert not conv.input.fixed_size and conv.latent_shape == (4, None, None)
+
+
+def test_the_sdk_imports_neither_service_nor_training_nor_heavy_runtimes() -> None:
+    code = (
+        "import sys, aecodec_sdk, aecodec_sdk.cli; "
+        "bad = [m for m in ('aecodec_service', 'aecodec_training', 'torch', 'onnxruntime', 'fastapi') "
+        "if m in sys.modules]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,72 @@
+"""Every registered model: shapes, parameter counts, the encode/decode contract."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from aecodec_training.models import build_model, model_names, param_count, register_model, summarize
+
+PARAMS = {
+    "mlp-reference": 784 * 196 + 196 + 196 * 49 + 49 + 49 * 196 + 196 + 196 * 784 + 784,
+    "mlp-relu-out": 327_761,
+    "conv-cifar": 1_495,
+}
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_shapes(name: str) -> None:
+    model = build_model(name).eval()
+    c, h, w = model.image_shape
+    x = torch.rand(3, c, h or 32, w or 24)
+    lo, hi = model.input_range
+    x = lo + (hi - lo) * x
+    with torch.no_grad():
+        z = model.encode(x)
+    sizes = (0, (h or 32) // 4, (w or 24) // 4)[: len(model.latent_shape)]
+    expected = [d if d is not None else s for d, s in zip(model.latent_shape, sizes, strict=True)]
+    assert list(z.shape) == [3, *expected]
+    with torch.no_grad():
+        out = model.decode(z)
+    assert out.shape == x.shape
+    if name != "pca":  # PCA's decode is linear (unbounded); the others end in an output nonlinearity
+        olo, ohi = model.output_range
+        assert float(out.min()) >= min(olo, 0.0) - 1e-6 and float(out.max()) <= ohi + 1e-6
+    assert model.kind in ("autoencoder", "denoising", "sparse", "vae")
+
+
+@pytest.mark.parametrize(("name", "count"), PARAMS.items())
+def test_param_counts(name: str, count: int) -> None:
+    assert param_count(build_model(name)) == count
+
+
+def test_conv_cifar_is_exactly_the_reports() -> None:
+    model = build_model("conv-cifar")
+    assert param_count(model) == 1495
+    rows = summarize(model, torch.zeros(1, 3, 32, 32))
+    assert [r[2] for r in rows if r[1] == "MaxPool2d"] == ["(1, 16, 16, 16)", "(1, 4, 8, 8)"]
+
+
+def test_registry() -> None:
+    with pytest.raises(KeyError, match="unknown model"):
+        build_model("nope")
+    with pytest.raises(ValueError, match="twice"):
+        register_model("mlp-reference")(lambda: None)  # type: ignore[arg-type,return-value]
+    assert build_model("mlp-vae", latent_dim=8).latent_shape == [8]
+
+
+def test_pca_matches_svd_optimum() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(200, 1, 28, 28) * torch.linspace(0.1, 2, 784).view(1, 1, 28, 28)
+    model = build_model("pca", components=10)
+    model.fit(x)  # type: ignore[operator]
+    err = (model.decode(model.encode(x)) - x).pow(2).sum()
+    s = torch.linalg.svdvals((x.flatten(1) - x.flatten(1).mean(0)).double())
+    assert torch.isclose(err.double(), s[10:].pow(2).sum(), rtol=1e-3)
+
+
+def test_vae_reparameterisation_and_sampling() -> None:
+    model = build_model("mlp-vae", latent_dim=4)
+    x = torch.rand(5, 1, 28, 28)
+    recon, mu, _ = model(x, torch.zeros(5, 4))
+    torch.testing.assert_close(recon, model.decode(mu))
+    assert model.sample(7).shape == (7, 1, 28, 28)  # type: ignore[operator]

@@ -1,0 +1,5 @@
+"""``python -m aecodec_training.cli``."""
+
+from . import main
+
+main()

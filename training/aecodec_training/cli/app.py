@@ -1,0 +1,172 @@
+"""Typer commands. Each is a thin layer over the library so the same code runs under tests and torchrun."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import torch
+import typer
+from rich.console import Console
+
+from .. import distributed as D
+from ..config import TrainConfig, command_line
+from ..models import recipe
+from .summary import print_metrics, print_summary
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+
+Opt = typer.Option
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Argument(help="registered model: mlp-reference, mlp-denoise, conv-cifar, ...")],
+    dataset: Annotated[
+        str | None, Opt(help="mnist | fashion-mnist | cifar10 | npz | images (default: the model's)")
+    ] = None,
+    data_dir: Annotated[Path | None, Opt(help="folder holding the dataset files (default data/<dataset>)")] = None,
+    out: Annotated[
+        Path | None, Opt(help="run folder for checkpoint.pt and metrics.json (default runs/<model>)")
+    ] = None,
+    epochs: Annotated[int | None, Opt(help="total epochs (default: the model's recipe)")] = None,
+    batch_size: Annotated[int | None, Opt(help="batch size per process")] = None,
+    lr: Annotated[float | None, Opt(help="Adam learning rate")] = None,
+    seed: Annotated[int, Opt(help="seed for weights, shuffling and noise")] = 0,
+    device: Annotated[str, Opt(help="auto (CUDA when present) | cpu | cuda | cuda:N")] = "auto",
+    threads: Annotated[int, Opt(help="torch CPU threads (0: torch's default)")] = 0,
+    download: Annotated[bool, Opt(help="download official files first (md5-checked)")] = False,
+    resume: Annotated[bool, Opt("--resume/--fresh", help="continue from the run folder's checkpoint")] = True,
+    progress: Annotated[bool, Opt(help="show a progress bar")] = True,
+    noise_sigma: Annotated[float | None, Opt(help="denoising: Gaussian sigma on the input scale")] = None,
+    patches: Annotated[int | None, Opt(help="denoising: black patches per image")] = None,
+    patch_size: Annotated[int | None, Opt(help="denoising: patch side in pixels")] = None,
+    l1_weight: Annotated[float | None, Opt(help="sparse: weight of the L1 penalty on the latent")] = None,
+    latent_dim: Annotated[int | None, Opt(help="vae: latent dimension")] = None,
+    components: Annotated[int | None, Opt(help="pca: number of components")] = None,
+    flip: Annotated[bool | None, Opt("--flip/--no-flip", help="conv: random horizontal flips")] = None,
+    image_size: Annotated[int, Opt(help="images dataset: side length to resize/crop to")] = 32,
+    channels: Annotated[int, Opt(help="images dataset: 1 (grey) or 3 (RGB)")] = 3,
+    fit: Annotated[str, Opt(help="images dataset: resize | crop")] = "resize",
+) -> None:
+    """Train a model; prints a summary, a progress bar and per-epoch validation; resumable."""
+    from ..trainer import Trainer
+
+    r = recipe(model)
+    ds = dataset or r.dataset
+    options: dict[str, Any] = {
+        "noise_sigma": noise_sigma,
+        "patches": patches,
+        "patch_size": patch_size,
+        "l1_weight": l1_weight,
+        "latent_dim": latent_dim,
+        "components": components,
+        "flip": flip,
+    }
+    cfg = TrainConfig(
+        model=model,
+        dataset=ds,
+        data_dir=str(data_dir or Path("data") / ds),
+        out=str(out or Path("runs") / model),
+        epochs=r.epochs if epochs is None else epochs,
+        batch_size=batch_size or r.batch_size,
+        lr=lr or r.lr,
+        seed=seed,
+        device=device,
+        threads=threads,
+        download=download,
+        resume=resume,
+        progress=progress,
+        image_size=image_size,
+        channels=channels,
+        fit=fit,
+        options={k: v for k, v in options.items() if v is not None},
+        command=command_line(),
+    )
+    ctx = D.setup(device)
+    try:
+        trainer = Trainer(cfg, ctx, log=console.print)
+        if ctx.main:
+            print_summary(console, trainer.model)
+            console.print(
+                f"{ctx.world} process(es) on {ctx.device}, {len(trainer.train_x)} train / "
+                f"{len(trainer.test_x)} test images, {torch.get_num_threads()} threads"
+            )
+        final = trainer.fit()
+        if ctx.main:
+            print_metrics(console, f"{model}: test metrics after {trainer.epoch} epochs, {trainer.seconds:.1f}s", final)
+    finally:
+        D.teardown(ctx)
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="run folder with checkpoint.pt")],
+    data_dir: Annotated[Path | None, Opt(help="override the data folder recorded in the run")] = None,
+) -> None:
+    """Test-set metrics of a trained run (loss, MSE on the model's scale, 8-bit PSNR, extras per kind)."""
+    from ..export import load_run
+    from ..metrics import evaluate as run_eval
+    from ..trainer import load_data
+
+    model, state = load_run(run_dir)
+    cfg = TrainConfig(**{**state["train_config"], "download": False})
+    if data_dir is not None:
+        cfg.data_dir = str(data_dir)
+    _, test_x = load_data(cfg).tensors(torch.device("cpu"), *model.input_range)
+    print_metrics(
+        console, f"{run_dir} ({state['model_name']}, {state['epoch']} epochs)", run_eval(model, test_x, full=True)
+    )
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="run folder with checkpoint.pt")],
+    out: Annotated[Path, typer.Argument(help="model folder to write, e.g. models/mnist-ae")],
+    name: Annotated[str | None, Opt(help="model name in the manifest (default: the folder name)")] = None,
+    description: Annotated[str, Opt(help="manifest description")] = "",
+    data_dir: Annotated[Path | None, Opt(help="override the data folder recorded in the run")] = None,
+) -> None:
+    """Export encoder/decoder ONNX + sealed manifest, after checking ONNX == PyTorch on real data."""
+    from ..export import export_run
+
+    manifest = export_run(run_dir, out, name or out.name, description, str(data_dir) if data_dir else None)
+    print_metrics(console, f"{manifest.name} version {manifest.version} -> {out}", manifest.metrics)
+
+
+@app.command()
+def reproduce(
+    data_dir: Annotated[Path, Opt(help="folder with the MNIST IDX files")] = Path("data/mnist"),
+    out: Annotated[Path, Opt(help="where the table, plot and grids go")] = Path("results/reproduce"),
+    epochs: Annotated[int, Opt(help="epochs per model (the report used 20)")] = 20,
+    seed: Annotated[int, Opt()] = 0,
+    device: Annotated[str, Opt()] = "auto",
+    progress: Annotated[bool, Opt()] = True,
+    fresh: Annotated[bool, Opt(help="retrain even if runs/reproduce holds finished runs")] = False,
+) -> None:
+    """Re-run the report's four-model MNIST comparison; writes table, loss curves and reconstruction grids."""
+    from ..reproduce import run_reproduce
+
+    table = run_reproduce(data_dir, out, epochs, seed, device, progress, command_line(), console.print, fresh=fresh)
+    console.print(table)
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="run folder of a trained mlp-vae")],
+    out: Annotated[Path, typer.Argument(help="PNG to write")] = Path("vae_samples.png"),
+    count: Annotated[int, Opt()] = 64,
+    seed: Annotated[int, Opt()] = 0,
+) -> None:
+    """Generate digits from z ~ N(0, I) with a trained VAE."""
+    from ..export import load_run
+    from ..plots import image_grid
+
+    model, _ = load_run(run_dir)
+    if not hasattr(model, "sample"):
+        raise typer.BadParameter(f"{run_dir} is not a VAE run")
+    with torch.no_grad():
+        images = model.sample(count, torch.Generator().manual_seed(seed))  # type: ignore[operator]
+    image_grid([images], ["samples from N(0, I)"], model.output_range, out)
+    console.print(f"wrote {out}")

@@ -1,0 +1,83 @@
+"""Test-set metrics in PyTorch: loss, MSE on the model's scale, 8-bit PSNR, sparsity and ELBO."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .models import Autoencoder
+from .objectives import batch_loss, corrupt, vae_terms
+
+NEAR_ZERO = 1e-2  # |z| below this counts as "off" for the sparse AE's near-zero share
+EVAL_SEED = 1234  # fixed noise for evaluation, so metrics compare across runs
+EVAL_BATCH = 1000
+
+
+def to_uint8(images: np.ndarray | torch.Tensor, value_range: tuple[float, float]) -> np.ndarray:
+    """Images in ``value_range`` -> uint8 pixels, rounded and clipped the way a PNG would store them."""
+    arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    lo, hi = value_range
+    return np.clip(np.rint((arr.astype(np.float64) - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
+
+
+def psnr_per_image(original: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+    """Per-image PSNR in dB of uint8 (N, ...) arrays; an exact copy counts as 100 dB."""
+    diff = original.reshape(len(original), -1).astype(np.float64) - decoded.reshape(len(decoded), -1)
+    mse = (diff**2).mean(1)
+    return np.where(mse > 0, 10 * np.log10(255.0**2 / np.maximum(mse, 1e-12)), 100.0)
+
+
+def mean_psnr(original: np.ndarray, decoded: np.ndarray) -> float:
+    return float(psnr_per_image(original, decoded).mean())
+
+
+@torch.inference_mode()
+def evaluate(model: Autoencoder, x: torch.Tensor, full: bool = False) -> dict[str, float]:
+    """Metrics of ``model`` on images ``x`` (already in its input range). ``full`` adds the slower extras."""
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator(x.device).manual_seed(EVAL_SEED)
+    loss_sum = torch.zeros((), device=x.device)
+    mse_sum = torch.zeros((), device=x.device)
+    near_zero = torch.zeros((), device=x.device)
+    nll_sum = torch.zeros((), device=x.device)
+    latent_count = 0
+    recons = []
+    for start in range(0, len(x), EVAL_BATCH):
+        xb = x[start : start + EVAL_BATCH]
+        loss_sum += batch_loss(model, model, xb, gen, train=False) * len(xb)
+        z = model.encode(xb)
+        recon = model.decode(z)
+        mse_sum += (recon - xb).pow(2).mean((1, 2, 3)).sum()
+        near_zero += (z.abs() < NEAR_ZERO).sum()
+        latent_count += z.numel()
+        if model.kind == "vae":
+            nll_sum += vae_terms(recon, xb, z, torch.zeros_like(z))[0].sum()
+        if full:
+            recons.append(recon)
+    model.train(was_training)
+    out = {"test_loss": (loss_sum / len(x)).item(), "test_mse": (mse_sum / len(x)).item()}
+    if model.kind == "sparse":
+        out["near_zero_share"] = near_zero.item() / latent_count
+    if model.kind == "vae":
+        out["test_neg_elbo_nats"] = out["test_loss"]
+        out["test_elbo_nats"] = -out["test_loss"]
+    if full:
+        rng = model.input_range
+        out["psnr_db"] = mean_psnr(to_uint8(x, rng), to_uint8(torch.cat(recons), model.output_range))
+        if model.kind == "denoising":
+            out.update(denoise_metrics(model, x))
+    return out
+
+
+@torch.inference_mode()
+def denoise_metrics(model: Autoencoder, x: torch.Tensor) -> dict[str, float]:
+    """PSNR of the corrupted input and of the model's output against the clean image."""
+    gen = torch.Generator(x.device).manual_seed(EVAL_SEED)
+    noisy = torch.cat([corrupt(model, x[s : s + EVAL_BATCH], gen) for s in range(0, len(x), EVAL_BATCH)])
+    denoised = torch.cat([model(noisy[s : s + EVAL_BATCH])[0] for s in range(0, len(x), EVAL_BATCH)])
+    clean = to_uint8(x, model.input_range)
+    return {
+        "noisy_psnr_db": mean_psnr(clean, to_uint8(noisy, model.input_range)),
+        "denoised_psnr_db": mean_psnr(clean, to_uint8(denoised, model.output_range)),
+    }

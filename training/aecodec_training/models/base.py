@@ -1,0 +1,61 @@
+"""What every model exposes: encode/decode on images, plus the facts export and training need."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+
+class Autoencoder(nn.Module):
+    """Base class. ``encode`` takes images (N, C, H, W) in ``input_range``; ``decode`` returns images.
+
+    ``loss`` names the reconstruction objective (``mse`` or ``bce``); ``kind`` is the manifest kind.
+    """
+
+    kind: ClassVar[str] = "autoencoder"
+    loss: str = "mse"
+    input_range: tuple[float, float] = (-1.0, 1.0)
+    output_range: tuple[float, float] = (-1.0, 1.0)
+    pad_multiple: int = 1
+    name: str = ""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    @property
+    def image_shape(self) -> tuple[int, int | None, int | None]:
+        """(C, H, W) of the input; None for a size the model does not fix."""
+        raise NotImplementedError
+
+    @property
+    def latent_shape(self) -> list[int | None]:
+        """One image's latent shape; None marks an axis that follows the image size."""
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x -> (reconstruction, latent)."""
+        z = self.encode(x)
+        return self.decode(z), z
+
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    def architecture(self) -> str:
+        """A one-line description for the manifest."""
+        return f"{self.name}: {self.config_dict()}"
+
+
+def activation(name: str) -> nn.Module:
+    """'relu' | 'tanh' | 'sigmoid' | 'none' -> module."""
+    table: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}
+    return table[name]()
