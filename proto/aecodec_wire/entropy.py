@@ -5,6 +5,13 @@ decides the order (channel by channel, then raster order inside a channel)
 and builds each channel's model once from integer counts. The models are
 derived from integers by exact float64 division, so encoder and decoder agree
 bit for bit on every machine.
+
+A latent with one value per channel (an MLP latent, shape (C,)) is coded in ONE
+constriction call: the parameterised ``Categorical(perfect=False)`` family with
+the (C, K) probability array, one row per symbol. constriction quantises each
+row exactly as it quantises a fixed ``Categorical(row, perfect=False)``, so this
+gives the same bytes as one call per channel (``tests/wire`` checks it); a
+spatial latent keeps one call per channel, each coding a whole channel.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import numpy as np
 Categorical = constriction.stream.model.Categorical
 RangeEncoder = constriction.stream.queue.RangeEncoder
 RangeDecoder = constriction.stream.queue.RangeDecoder
+_FAMILY = Categorical(perfect=False)  # probabilities given per call, one row per symbol
 
 
 class ChannelTables:
@@ -27,6 +35,7 @@ class ChannelTables:
             raise ValueError("frequency tables must be a (channels, symbols) array of positive counts")
         self.alphabet = int(tables.shape[1])
         probs = tables.astype(np.float64) / tables.sum(axis=1, keepdims=True)
+        self._probs = np.ascontiguousarray(probs)  # (C, K): one row per symbol of a (C,) latent
         self._models = [Categorical(p, perfect=False) for p in probs]
 
     @property
@@ -37,7 +46,17 @@ class ChannelTables:
         """(C, *spatial) int symbols -> compressed bytes."""
         rows = self._rows(symbols)
         encoder = RangeEncoder()
-        for row, model in zip(rows, self._models, strict=False):
+        if rows.shape[1] == 1:
+            encoder.encode(rows[:, 0], _FAMILY, self._probs)
+        else:
+            for row, model in zip(rows, self._models, strict=False):
+                encoder.encode(row, model)
+        return encoder.get_compressed().astype("<u4").tobytes()
+
+    def encode_per_channel(self, symbols: np.ndarray) -> bytes:
+        """The reference path, one constriction call per channel (same bytes as ``encode``)."""
+        encoder = RangeEncoder()
+        for row, model in zip(self._rows(symbols), self._models, strict=False):
             encoder.encode(row, model)
         return encoder.get_compressed().astype("<u4").tobytes()
 
@@ -50,6 +69,8 @@ class ChannelTables:
         words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
         decoder = RangeDecoder(words)
         per_channel = int(np.prod(shape[1:], dtype=np.int64))
+        if per_channel == 1:
+            return decoder.decode(_FAMILY, self._probs).astype(np.int32).reshape(shape)
         rows = [decoder.decode(model, per_channel) for model in self._models]
         return np.stack(rows).astype(np.int32).reshape(shape)
 

@@ -94,3 +94,55 @@ def resolve_model(request: Request, registry: ModelRegistry, name: str | None, e
         )
     request.state.model = rt.name
     return rt
+
+
+# Hot routes (/encode, /decode, /denoise) read their few query parameters here instead of through
+# FastAPI's parameter resolution, which costs more per request than the rest of the framework;
+# they declare the parameters for OpenAPI with ``openapi_param``.
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _invalid(name: str, msg: str, given: str) -> ApiError:
+    return ApiError(422, f"query parameter {name!r}: {msg} (got {given!r})", kind="invalid-parameter")
+
+
+def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name) if request.scope["query_string"] else None
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _invalid(name, "Input should be a valid integer", raw) from None
+    if not lo <= value <= hi:
+        raise _invalid(name, f"Input should be between {lo} and {hi}", raw)
+    return value
+
+
+def query_bool(request: Request, name: str, default: bool = False) -> bool:
+    raw = request.query_params.get(name) if request.scope["query_string"] else None
+    if raw is None:
+        return default
+    low = raw.lower()
+    if low in _TRUE or low in _FALSE:
+        return low in _TRUE
+    raise _invalid(name, "Input should be a valid boolean (true/false)", raw)
+
+
+def query_str(request: Request, name: str) -> str | None:
+    return request.query_params.get(name) if request.scope["query_string"] else None
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def openapi_param(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+MODEL_PARAM = openapi_param("model", {"type": "string"}, "model name (GET /models); omitted: the endpoint's default model")
+RESIZE_PARAM = openapi_param(
+    "resize", {"type": "boolean", "default": False}, "resize to a fixed-size model's input instead of refusing"
+)

@@ -9,14 +9,16 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 
-from fastapi import Depends, FastAPI
+from typing import Any
+
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from .core import errors
 from .core.config import Settings, get_settings
 from .core.metrics import GuardMiddleware, Metrics
-from .core.security import require_key
+from .core.security import bearer_security
 from .deps import Service
 from .routers import admin, decode, denoise, encode, health, interpolate, models, sample
 from .runtime.pipeline import Pipeline
@@ -58,7 +60,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = Service(settings, registry, app.state.pipeline, metrics)
     errors.install(app)
     app.include_router(health.router)
-    guarded = [Depends(require_key)]
     for r in (
         encode.router,
         decode.router,
@@ -68,15 +69,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models.router,
         admin.router,
     ):
-        app.include_router(r, dependencies=guarded)
+        app.include_router(r)  # the API key is checked by GuardMiddleware, before routing
 
-    @app.get("/openapi.json", include_in_schema=False, dependencies=guarded)
+    build_schema = app.openapi
+
+    def schema_with_security() -> dict[str, Any]:
+        return bearer_security(build_schema())  # FastAPI caches the dict, so this runs once
+
+    app.openapi = schema_with_security  # type: ignore[method-assign]
+
+    @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/docs", include_in_schema=False, dependencies=guarded)
+    @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="aecodec API")
 
-    app.add_middleware(GuardMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        GuardMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes, api_keys=settings.api_keys
+    )
     return app

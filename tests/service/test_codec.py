@@ -25,7 +25,9 @@ def test_single_round_trip_headers_and_json(fake_server: Running) -> None:
             r.content
         )
         info = wire.inspect(r.content)
-        assert (info.model, info.bits, info.width, info.height, info.mode) == ("mnist-ae", 8, 28, 28, "L")
+        # a native-size, native-mode digit: the header leaves out what the model fixes (0 / "native")
+        assert (info.model, info.bits, info.width, info.height, info.mode) == ("mnist-ae", 8, 0, 0, "native")
+        assert info.latent_shape == ()
         assert info.model_version == r.headers["x-aecodec-model-version"]
         img = c.post("/decode", content=r.content, headers=PB)
         assert img.headers["content-type"] == "image/png" and read(img.content).size == (28, 28)

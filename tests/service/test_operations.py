@@ -66,6 +66,12 @@ def test_openapi_describes_binary_bodies(fake_server: Running) -> None:
     assert "multipart/form-data" in paths["/interpolate"]["post"]["requestBody"]["content"]
     for p in ("/denoise", "/sample", "/models", "/models/{name}", "/healthz", "/readyz", "/metrics", "/admin/reload"):
         assert p in paths
+    assert spec["components"]["securitySchemes"]["HTTPBearer"] == spec["components"]["securitySchemes"][
+        "HTTPBearer"
+    ] | {"type": "http", "scheme": "bearer"}
+    assert paths["/encode"]["post"]["security"] == [{"HTTPBearer": []}]
+    assert paths["/healthz"]["get"]["security"] == [] and paths["/readyz"]["get"]["security"] == []
+    assert {p["name"] for p in enc["parameters"]} == {"model", "bits", "resize"}
 
 
 def test_api_keys(fake_models: Path) -> None:
@@ -76,6 +82,7 @@ def test_api_keys(fake_models: Path) -> None:
             assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
         r = c.post("/encode", content=DIGIT, headers=IMG | {"Authorization": "Bearer wrong"})
         assert r.status_code == 401 and "wrong API key" in r.json()["detail"]
+        assert c.post("/encode", content=DIGIT, headers=IMG | {"Authorization": "Basic azE6"}).status_code == 401
         assert c.post("/admin/reload").status_code == 401
         ok = {"Authorization": "Bearer k2"}
         assert c.post("/encode", content=DIGIT, headers=IMG | ok).status_code == 200

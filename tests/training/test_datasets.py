@@ -13,8 +13,9 @@ from aecodec_training.datasets import ChecksumError, DatasetError, load_dataset,
 from aecodec_training.datasets.cifar import parse_python_batch
 from aecodec_training.datasets.download import SOURCES, Source, fetch_file
 from aecodec_training.datasets.idx import parse_idx
-from conftest import cifar_records, fake_digits, make_idx_folder
 from PIL import Image
+
+from .helpers import cifar_records, fake_digits, make_idx_folder
 
 
 @pytest.mark.parametrize("gz", [True, False])

@@ -11,7 +11,8 @@ from aecodec_training.onnx_io import run_graph, session
 from aecodec_wire import unpack
 from aecodec_wire.latent_codec import LatentCodec
 from aecodec_wire.manifest import Manifest, load
-from conftest import FIXTURES, REPO, SHARED_DATA
+
+from .helpers import FIXTURES, REPO, SHARED_DATA
 
 MODELS = REPO / "models"
 SHIPPED = ["mnist-ae", "mnist-denoise", "mnist-sparse", "mnist-vae", "cifar-conv"]

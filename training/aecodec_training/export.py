@@ -21,7 +21,7 @@ from aecodec_wire.quantize import measure_stats
 
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
-from .metrics import EVAL_BATCH, evaluate, mean_psnr, to_uint8
+from .metrics import EVAL_BATCH, NEAR_ZERO, evaluate, mean_psnr, to_uint8
 from .models import Autoencoder, build_model
 from .onnx_io import check_graphs, export_graphs, run_graph, session
 from .trainer import load_data
@@ -153,9 +153,25 @@ def export_run(
 
 
 def default_description(model: Autoencoder) -> str:
+    """What the metrics mean, in the manifest itself."""
     lo, hi = model.input_range
-    return (
-        f"{model.name} ({model.kind}). Metrics on the test set: test_mse on the model's input scale [{lo:g}, {hi:g}]; "
-        "psnr_db is the mean per-image PSNR on 8-bit pixels with the float latent; codec_psnr_db_Nbit after the "
-        "real LatentCodec quantise + range-code round trip through the ONNX graphs."
+    cfg = model.config
+    text = (
+        f"{model.name} ({model.kind}). Test-set metrics: test_mse is on the model's input scale [{lo:g}, {hi:g}]; "
+        "psnr_db is the mean per-image PSNR on 8-bit pixels with the float latent; codec_psnr_db_Nbit and "
+        "codec_bytes_Nbit after the real LatentCodec quantise + range-code round trip through the ONNX graphs."
     )
+    if model.kind == "denoising":
+        text += (
+            f" test_mse/psnr_db reconstruct clean inputs; noisy_psnr_db (corrupted input vs clean) and "
+            f"denoised_psnr_db (output vs clean) use Gaussian sigma {cfg.noise_sigma:g} on the [-1, 1] scale plus "
+            f"{cfg.patches} black {cfg.patch_size}x{cfg.patch_size} patch(es) per image."
+        )
+    if model.kind == "sparse":
+        text += f" near_zero_share: share of latent values with |z| < {NEAR_ZERO:g} (L1 weight {cfg.l1_weight:g})."
+    if model.kind == "vae":
+        text += (
+            " test_elbo_nats: ELBO per image in nats (Bernoulli likelihood summed over the 784 pixels on [0, 1] "
+            "intensities, one posterior sample); test_neg_elbo_nats is its negative, the training loss."
+        )
+    return text

@@ -35,7 +35,11 @@ def loss_curves(histories: dict[str, list[dict[str, float]]], path: Path, key: s
 def image_grid(rows: list[torch.Tensor], labels: list[str], value_range: tuple[float, float], path: Path) -> None:
     """Rows of images (N, C, H, W) in ``value_range``, one labelled row each; long rows wrap to 16 columns."""
     cols = min(16, max(len(r) for r in rows))
-    lines = [(label, r[s : s + cols]) for label, r in zip(labels, rows, strict=True) for s in range(0, len(r), cols)]
+    lines = [
+        (label if s == 0 else "", r[s : s + cols])
+        for label, r in zip(labels, rows, strict=True)
+        for s in range(0, len(r), cols)
+    ]
     fig, axes = plt.subplots(len(lines), cols, figsize=(cols * 0.8, len(lines) * 0.9), squeeze=False)
     for (label, images), ax_row in zip(lines, axes, strict=True):
         pixels = to_uint8(images, value_range)

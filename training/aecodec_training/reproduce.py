@@ -37,6 +37,7 @@ def run_reproduce(
     log: Callable[[str], None] = print,
     runs: Path | None = None,
     fresh: bool = False,
+    threads: int = 0,
 ) -> str:
     """Train the four models, write table.md/table.json, loss_curves.png and reconstructions.png; return the table."""
     runs = runs or Path("runs") / "reproduce"
@@ -55,6 +56,7 @@ def run_reproduce(
             seed=seed,
             device=device,
             resume=not fresh,
+            threads=threads,
             progress=progress,
             command=command,
         )

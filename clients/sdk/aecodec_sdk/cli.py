@@ -102,6 +102,8 @@ def inspect(payload: InPath, as_json: Annotated[bool, typer.Option("--json", hel
         return
     table = Table(show_header=False, box=None)
     for key, value in fields.items():
+        if key in ("width", "height") and value == 0:
+            value = "native (the model's input size)"
         table.add_row(key, "x".join(map(str, value)) if isinstance(value, tuple) else str(value))
     out.print(table)
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=64, ge=1)  # rows per onnxruntime run
     max_wait_ms: float = Field(default=1.0, ge=0)  # extra wait to fill a batch, only while under load
     queue_size: int = Field(default=1024, ge=1)  # pending rows per model graph; beyond it: 503
+    # a run predicted (from the graph's measured speed) to take at most this long, for a graph with nothing
+    # queued or running, runs on the event loop: no thread hop, no queue; 0 = always through the batcher
+    inline_run_us: float = Field(default=150.0, ge=0)
     request_timeout_s: float = Field(default=30.0, gt=0)
 
     # limits on requests

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError, problem
+from .security import OPEN_PATHS, check_key
 
 
 class Metrics:
@@ -39,15 +41,38 @@ class Metrics:
         self.queue_depth = Gauge(
             "aecodec_queue_depth", "Rows waiting for a batch", ["model", "graph"], registry=self.registry
         )
+        # labelled children, looked up once per label set: ``labels()`` costs microseconds per call
+        self._request_children: dict[tuple[str, str, str], tuple[Callable[[], None], Callable[[float], None]]] = {}
+        self._payload_children: dict[str, Callable[[float], None]] = {}
+
+    def record_request(self, endpoint: str, model: str, status: str, seconds: float) -> None:
+        key = (endpoint, model, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self.requests.labels(*key).inc, self.latency.labels(*key).observe
+            self._request_children[key] = children
+        children[0]()
+        children[1](seconds)
+
+    def payload_observer(self, model: str) -> Callable[[float], None]:
+        observe = self._payload_children.get(model)
+        if observe is None:
+            observe = self._payload_children[model] = self.payload_bytes.labels(model).observe
+        return observe
 
 
 class GuardMiddleware:
-    """Pure ASGI: refuses bodies over the limit (413) and records count and latency of every request."""
+    """Pure ASGI: checks the API key (401), refuses bodies over the limit (413), records every request.
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+    One middleware instead of a dependency per route: FastAPI resolves dependencies per request,
+    which cost more than the whole check; this costs one header lookup.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, api_keys: list[str]) -> None:
         self.app = app
         self.metrics = metrics
         self.limit = max_body_bytes
+        self.keys = [k.encode() for k in api_keys]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +81,14 @@ class GuardMiddleware:
         start = time.perf_counter()
         status = [500]
         too_large = f"request body exceeds the limit of {self.limit} bytes; send fewer or smaller images"
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        if self.keys and scope["path"] not in OPEN_PATHS:
+            refused = check_key(headers.get(b"authorization"), self.keys)
+            if refused is not None:
+                await problem(refused.status, refused.detail, refused.kind, refused.headers)(scope, receive, send)
+                self._record(scope, 401, start)
+                return
+        length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
             await problem(413, too_large, "body-too-large")(scope, receive, send)
             self._record(scope, 413, start)
@@ -85,6 +117,4 @@ class GuardMiddleware:
         route = scope.get("route")
         endpoint = getattr(route, "path", None) or "unmatched"
         model = scope.get("state", {}).get("model", "")
-        labels = (endpoint, model, str(status))
-        self.metrics.requests.labels(*labels).inc()
-        self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)
+        self.metrics.record_request(endpoint, model, str(status), time.perf_counter() - start)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from .. import openapi
 from ..bodies import IMAGE_BATCH, PROTOBUF, read_payloads
 from ..core.negotiate import negotiate
-from ..deps import ServiceDep
+from ..deps import service
 from ..runtime.imaging import FORMATS
 
 router = APIRouter(tags=["codec"])
@@ -38,8 +38,9 @@ BATCH = [PROTOBUF, "application/json"]
         errors=(401, 406, 409, 413, 415, 422, 503),
     ),
 )
-async def decode(request: Request, svc: ServiceDep) -> Response:
+async def decode(request: Request) -> Response:
     """Restore images from payloads; the payload names its model, so no `model` parameter is needed."""
+    svc = service(request)
     accept = request.headers.get("accept")
     items = await read_payloads(request, svc.settings.max_batch_items)
     answer = negotiate(accept, BATCH if items.batch else SINGLE)

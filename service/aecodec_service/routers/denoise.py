@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated
 
 from aecodec_wire.v1 import api_pb2
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .. import openapi
 from ..bodies import IMAGE_BATCH, PROTOBUF, read_images
 from ..core.negotiate import negotiate
-from ..deps import ModelName, ServiceDep, resolve_model
+from ..deps import MODEL_PARAM, RESIZE_PARAM, query_bool, query_str, resolve_model, service
 from ..runtime.imaging import FORMATS
 
 router = APIRouter(tags=["models"])
@@ -22,7 +21,7 @@ _BODY = openapi.request_body(
     "application/octet-stream",
     "multipart/form-data",
     PROTOBUF,
-)
+) | {"parameters": [MODEL_PARAM, RESIZE_PARAM]}
 SINGLE = ["image/png", "image/webp", "image/jpeg", "application/json"]
 BATCH = [PROTOBUF, "application/json"]
 
@@ -39,13 +38,10 @@ BATCH = [PROTOBUF, "application/json"]
         errors=(401, 404, 406, 413, 415, 422, 503),
     ),
 )
-async def denoise(
-    request: Request,
-    svc: ServiceDep,
-    model: ModelName = None,
-    resize: Annotated[bool, Query(description="resize to a fixed-size model's input instead of refusing")] = False,
-) -> Response:
+async def denoise(request: Request) -> Response:
     """Clean images with a denoising model (encoder then decoder, unquantised)."""
+    svc = service(request)
+    model, resize = query_str(request, "model"), query_bool(request, "resize")
     rt = resolve_model(request, svc.registry, model, "denoise")
     items = await read_images(request, svc.settings.max_batch_items)
     answer = negotiate(request.headers.get("accept"), BATCH if items.batch else SINGLE)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated
 
 from aecodec_wire.latent_codec import DEFAULT_BITS
+from aecodec_wire.quantize import MAX_BITS, MIN_BITS
 from aecodec_wire.v1 import api_pb2
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .. import openapi
 from ..bodies import PAYLOAD_BATCH, PROTOBUF, read_images
 from ..core.negotiate import negotiate
-from ..deps import ModelName, ServiceDep, resolve_model
+from ..deps import MODEL_PARAM, RESIZE_PARAM, openapi_param, query_bool, query_int, query_str, resolve_model, service
 
 router = APIRouter(tags=["codec"])
 _BODY = openapi.request_body(
@@ -22,7 +22,17 @@ _BODY = openapi.request_body(
     "application/octet-stream",
     "multipart/form-data",
     PROTOBUF,
-)
+) | {
+    "parameters": [
+        MODEL_PARAM,
+        openapi_param(
+            "bits",
+            {"type": "integer", "minimum": MIN_BITS, "maximum": MAX_BITS, "default": DEFAULT_BITS},
+            "bits per latent value before entropy coding",
+        ),
+        RESIZE_PARAM,
+    ]
+}
 
 
 @router.post(
@@ -36,19 +46,17 @@ _BODY = openapi.request_body(
         errors=(401, 404, 406, 413, 415, 422, 503),
     ),
 )
-async def encode(
-    request: Request,
-    svc: ServiceDep,
-    model: ModelName = None,
-    bits: Annotated[int, Query(ge=2, le=8, description="bits per latent value before entropy coding")] = DEFAULT_BITS,
-    resize: Annotated[bool, Query(description="resize to a fixed-size model's input instead of refusing")] = False,
-) -> Response:
+async def encode(request: Request) -> Response:
     """Compress images into self-describing payloads (`application/x-protobuf`, or JSON with the latent)."""
+    svc = service(request)
+    model = query_str(request, "model")
+    bits = query_int(request, "bits", DEFAULT_BITS, MIN_BITS, MAX_BITS)
+    resize = query_bool(request, "resize")
     answer = negotiate(request.headers.get("accept"), [PROTOBUF, "application/json", "application/octet-stream"])
     rt = resolve_model(request, svc.registry, model, "encode")
     items = await read_images(request, svc.settings.max_batch_items)
     encoded = await svc.pipeline.encode(rt, items.blobs, bits=bits, resize=resize, batch=items.batch)
-    observe = svc.metrics.payload_bytes.labels(rt.name).observe
+    observe = svc.metrics.payload_observer(rt.name)
     for e in encoded:
         observe(len(e.payload))
     headers = {

@@ -138,6 +138,7 @@ def load_model(folder: Path, settings: Settings, executor: Executor, metrics: ob
             max_batch=settings.max_batch,
             max_wait_s=settings.max_wait_ms / 1000,
             queue_size=settings.queue_size,
+            inline_run_s=settings.inline_run_us / 1e6,
             on_batch=on_batch,
             on_depth=on_depth,
         )

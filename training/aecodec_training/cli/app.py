@@ -104,6 +104,7 @@ def train(
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="run folder with checkpoint.pt")],
     data_dir: Annotated[Path | None, Opt(help="override the data folder recorded in the run")] = None,
+    grid: Annotated[Path | None, Opt(help="also write originals vs reconstructions of 16 test images (PNG)")] = None,
 ) -> None:
     """Test-set metrics of a trained run (loss, MSE on the model's scale, 8-bit PSNR, extras per kind)."""
     from ..export import load_run
@@ -118,6 +119,24 @@ def evaluate(
     print_metrics(
         console, f"{run_dir} ({state['model_name']}, {state['epoch']} epochs)", run_eval(model, test_x, full=True)
     )
+    if grid is not None:
+        write_grid(model, test_x[:16], grid)
+        console.print(f"wrote {grid}")
+
+
+def write_grid(model: Any, x: torch.Tensor, path: Path) -> None:
+    """Originals, (for denoising) the corrupted inputs, and reconstructions, one row each."""
+    from ..metrics import EVAL_SEED
+    from ..objectives import corrupt
+    from ..plots import image_grid
+
+    rows, labels = [x], ["original"]
+    with torch.no_grad():
+        if model.kind == "denoising":
+            x = corrupt(model, x, torch.Generator().manual_seed(EVAL_SEED))
+            rows, labels = [*rows, x], [*labels, "corrupted input"]
+        rows, labels = [*rows, model.decode(model.encode(x))], [*labels, "reconstruction"]
+    image_grid(rows, labels, model.input_range, path)
 
 
 @app.command()
@@ -144,11 +163,14 @@ def reproduce(
     device: Annotated[str, Opt()] = "auto",
     progress: Annotated[bool, Opt()] = True,
     fresh: Annotated[bool, Opt(help="retrain even if runs/reproduce holds finished runs")] = False,
+    threads: Annotated[int, Opt(help="torch CPU threads (0: torch's default)")] = 0,
 ) -> None:
     """Re-run the report's four-model MNIST comparison; writes table, loss curves and reconstruction grids."""
     from ..reproduce import run_reproduce
 
-    table = run_reproduce(data_dir, out, epochs, seed, device, progress, command_line(), console.print, fresh=fresh)
+    table = run_reproduce(
+        data_dir, out, epochs, seed, device, progress, command_line(), console.print, fresh=fresh, threads=threads
+    )
     console.print(table)
 
 
