@@ -31,7 +31,7 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy proto/aecodec_wire service/aecodec_service training/aecodec_training clients/sdk/aecodec_sdk
+	$(PY) -m mypy -p aecodec_wire -p aecodec_service -p aecodec_training -p aecodec_sdk
 
 # Regenerate the protobuf code after editing proto/aecodec_wire/v1/*.proto.
 proto: install

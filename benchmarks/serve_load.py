@@ -5,7 +5,13 @@ log), drives them with wrk when installed (else a bounded httpx.AsyncClient load
 generator), and compares batch /encode against the same work in-process (image
 decode, onnxruntime, entropy coding, no HTTP). Prints a markdown table.
 
-    python benchmarks/serve_load.py [--models models] [--seconds 5] [--concurrency 1,8,64]
+On a shared machine throughput swings with the neighbours' load: ``--rounds N``
+repeats every cell N times, interleaving endpoints (bare echo, /encode, ... at one
+concurrency, then the next round) and keeps each cell's best round. The "server
+CPU" column is the CPU time the server process used per request (Linux /proc),
+which depends far less on the neighbours than req/s does.
+
+    python benchmarks/serve_load.py [--models models] [--seconds 5] [--concurrency 1,8,64] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from fastapi.responses import Response
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-DIGITS = REPO / "tests" / "fixtures" / "mnist_test_digits.npz"
+DIGITS = REPO / "tests" / "fixtures" / "mnist_test_48.npz"
 BATCH = 64
 
 WRK_LUA = """
@@ -146,6 +152,23 @@ def load(url: str, body: bytes, ctype: str, conc: int, seconds: float) -> dict[s
     return asyncio.run(_httpx_load(url, body, ctype, conc, seconds))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 where /proc is missing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(proc: subprocess.Popen[bytes], url: str, body: bytes, ctype: str, conc: int, s: float) -> dict[str, float]:
+    before = cpu_seconds(proc.pid)
+    result = load(url, body, ctype, conc, s)
+    requests = result["rps"] * s
+    result["cpu_us"] = (cpu_seconds(proc.pid) - before) / max(requests, 1) * 1e6
+    return result
+
+
 def png(pixels: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="PNG")
@@ -186,6 +209,7 @@ def main() -> None:
     ap.add_argument("--models", type=Path, default=REPO / "models")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--concurrency", default="1,8,64")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat every cell, keep the best (noisy machines)")
     ap.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)  # internal: run the echo server on this port
     args = ap.parse_args()
     if args.serve_echo:
@@ -216,18 +240,22 @@ def main() -> None:
         payload = httpx.post(base + "/encode", content=digit, headers={"Content-Type": "image/png"}).content
         models = {m["name"]: m for m in httpx.get(base + "/models").json()}
         denoiser = next((n for n, m in sorted(models.items()) if m["kind"] == "denoising"), None)
-        rows: list[tuple[str, int, dict[str, float]]] = []
         cases = [
-            ("bare echo (300 B)", f"http://127.0.0.1:{echo_port}/echo", b"x" * 300, "application/octet-stream"),
-            ("/encode", base + "/encode", digit, "image/png"),
-            ("/decode", base + "/decode", payload, "application/x-protobuf"),
+            ("bare echo (300 B)", echo, f"http://127.0.0.1:{echo_port}/echo", b"x" * 300, "application/octet-stream"),
+            ("/encode", svc, base + "/encode", digit, "image/png"),
+            ("/decode", svc, base + "/decode", payload, "application/x-protobuf"),
         ]
         if denoiser:
-            cases.append(("/denoise", f"{base}/denoise?model={denoiser}", noisy, "image/png"))
-        for name, url, body, ctype in cases:
+            cases.append(("/denoise", svc, f"{base}/denoise?model={denoiser}", noisy, "image/png"))
+        best: dict[tuple[str, int], dict[str, float]] = {}
+        for _ in range(args.rounds):
             for c in concs:
-                rows.append((name, c, load(url, body, ctype, c, args.seconds)))
-                print(f"  {name} c={c}: {rows[-1][2]['rps']:.0f} req/s", file=sys.stderr)
+                for name, proc, url, body, ctype in cases:
+                    r = measured(proc, url, body, ctype, c, args.seconds)
+                    print(f"  {name} c={c}: {r['rps']:.0f} req/s, {r['cpu_us']:.0f} us CPU/req", file=sys.stderr)
+                    if (name, c) not in best or r["rps"] > best[name, c]["rps"]:
+                        best[name, c] = r
+        rows = [(name, c, best[name, c]) for name, *_ in cases for c in concs]
         batch_body = api_pb2.ImageBatch(images=batch_pngs).SerializeToString()
         batch = load(base + "/encode", batch_body, "application/x-protobuf", 2, args.seconds)
     finally:
@@ -237,15 +265,16 @@ def main() -> None:
     inproc = in_process_images_per_s(args.models, batch_pngs, args.seconds)
     print(
         f"\nload generator: {'wrk' if shutil.which('wrk') else 'httpx'}; {os.cpu_count()} cores; "
-        f"{args.seconds:.0f} s per cell; model mnist-ae; PNG {len(digit)} B, payload {len(payload)} B\n"
+        f"{args.seconds:.0f} s per cell, best of {args.rounds}; model mnist-ae; "
+        f"PNG {len(digit)} B, payload {len(payload)} B\n"
     )
-    print("| endpoint | concurrency | req/s | p50 ms | p95 ms | p99 ms | non-2xx | vs bare |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| endpoint | concurrency | req/s | p50 ms | p95 ms | p99 ms | non-2xx | vs bare | server CPU us/req |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     bare = {c: r["rps"] for n, c, r in rows if n.startswith("bare")}
     for name, c, r in rows:
         print(
             f"| {name} | {c} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | "
-            f"{int(r['errors'])} | {r['rps'] / bare[c]:.0%} |"
+            f"{int(r['errors'])} | {r['rps'] / bare[c]:.0%} | {r['cpu_us']:.0f} |"
         )
     batch_ips = batch["rps"] * BATCH
     print(f"\n| batch /encode ({BATCH} images per request, concurrency 2) | images/s |\n|---|---:|")

@@ -6,6 +6,7 @@ so the service, the SDK and the training tools cannot disagree about it.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -29,10 +30,11 @@ class LatentCodec:
         self._lo = np.asarray(stats.lo, dtype=np.float64)
         self._hi = np.asarray(stats.hi, dtype=np.float64)
         self._counts = np.asarray(stats.counts, dtype=np.int64)
+        self._width = self._hi - self._lo  # exactly what ``quantize`` divides by
         self._version = bytes.fromhex(manifest.version)
         spec = manifest.input
         # what the header may leave out because the model fixes it: native size, mode and latent shape
-        self._native_size = (spec.width, spec.height) if spec.fixed_size else None
+        self._native_size = (int(spec.width), int(spec.height)) if spec.width and spec.height else None
         self._native_mode = "L" if spec.channels == 1 else "RGB"
         fixed_latent = all(d is not None for d in manifest.latent_shape)
         self._native_latent = tuple(int(d) for d in manifest.latent_shape if d is not None) if fixed_latent else None
@@ -46,7 +48,9 @@ class LatentCodec:
     ) -> list[bytes]:
         """(N, C, *spatial) latents -> N payloads; sizes are the originals' (width, height)."""
         check_bits(bits)
-        symbols = quantize(latents, self._lo, self._hi, bits)
+        symbols = (
+            quantize(latents, self._lo, self._hi, bits) if latents.ndim != 2 else self._quantize_flat(latents, bits)
+        )
         tables = self._tables(bits)
         out = []
         for sym, (width, height), mode in zip(symbols, sizes, modes, strict=True):
@@ -67,6 +71,17 @@ class LatentCodec:
                 code.mode = payload.MODE_TO_PB[mode]
             out.append(payload.pack(code))
         return out
+
+    def _quantize_flat(self, latents: np.ndarray, bits: int) -> np.ndarray:
+        """``quantize`` for (N, C) latents with the per-channel arrays prepared once: the same float64
+        operations in the same order, so the same symbols (tests/wire checks it), at half the cost."""
+        scaled = latents.astype(np.float64)
+        scaled -= self._lo
+        scaled /= self._width
+        scaled *= 1 << bits
+        np.floor(scaled, out=scaled)
+        np.clip(scaled, 0, (1 << bits) - 1, out=scaled)
+        return scaled.astype(np.int32)
 
     def fill_defaults(self, code: pb.LatentCode) -> None:
         """Write back the fields the encoder left out because this model fixes them."""
@@ -107,7 +122,7 @@ class LatentCodec:
             raise CorruptPayload(f"payload latent shape {list(shape)} does not fit model {name!r} ({expected})")
         if not shape or not code.width or not code.height:
             raise CorruptPayload("payload header is incomplete: latent shape and image size are required")
-        if int(np.prod(shape)) > 1 << 24:
+        if math.prod(shape) > 1 << 24:
             raise CorruptPayload(f"payload latent shape {list(shape)} is too large")
 
     def decode(self, code: pb.LatentCode) -> np.ndarray:
@@ -118,4 +133,11 @@ class LatentCodec:
             symbols = self._tables(code.bits).decode(code.data, tuple(code.latent_shape))
         except Exception as exc:  # the coder raises on data that cannot be a valid stream
             raise CorruptPayload(f"coded latent cannot be decoded: {exc}") from exc
+        if symbols.ndim == 1:  # ``dequantize``'s float64 operations in the same order, arrays prepared once
+            values = symbols[None].astype(np.float64)
+            values += 0.5
+            values /= 1 << code.bits
+            values *= self._width
+            values += self._lo
+            return values.astype(np.float32)
         return dequantize(symbols[None], self._lo, self._hi, code.bits)

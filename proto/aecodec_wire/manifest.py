@@ -16,14 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MANIFEST_FILE = "manifest.json"
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 VERSION_HEX_CHARS = 16  # 8 bytes: the payload header carries them raw
 
 ModelKind = Literal["autoencoder", "denoising", "sparse", "vae", "codec"]
@@ -77,6 +77,29 @@ class LatentStats(_Strict):
         return self
 
 
+class PriorTables(_Strict):
+    """A rate-distortion codec's frozen factorised prior (kind "codec"), read by ``aecodec_wire.prior_codec``.
+
+    Channel c quantises y to s = round(y - offsets[c]) clipped to [minima[c], minima[c] + K - 1] and
+    range-codes s - minima[c] with the positive integer frequencies ``counts[c]`` (K per channel, from the
+    learned CDF at 2**precision, tails folded into the end bins); it decodes to s + offsets[c].
+    """
+
+    precision: int = Field(ge=8, le=24)
+    offsets: list[float]
+    minima: list[int]
+    counts: list[list[int]]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PriorTables:
+        n = len(self.offsets)
+        if not (len(self.minima) == len(self.counts) == n) or n == 0:
+            raise ValueError("prior: offsets, minima and counts need one entry per latent channel")
+        if len({len(row) for row in self.counts}) != 1 or any(min(row) < 1 for row in self.counts):
+            raise ValueError("prior: counts need the same number (>= 1) of positive integers per channel")
+        return self
+
+
 class DatasetInfo(_Strict):
     name: str
     md5: dict[str, str] = Field(default_factory=dict)  # file name -> md5 of the files trained on
@@ -104,6 +127,10 @@ class Manifest(_Strict):
     latent_stats: LatentStats
     training: TrainingInfo
     metrics: dict[str, float] = Field(default_factory=dict)
+    # kind "codec" only: the integer prior tables, and a small id (unique among served models) that compact
+    # payloads carry instead of the model name (see CompactCode in v1/payload.proto)
+    prior: PriorTables | None = None
+    wire_id: int | None = Field(default=None, ge=1, le=2**21)
     version: str = ""  # content hash, set by ``seal``
 
     @property
@@ -120,12 +147,18 @@ class Manifest(_Strict):
         return (c, height // factor, width // factor)
 
 
+def _unset_optional(manifest: Manifest) -> set[str]:
+    """Optional codec-only fields left at None: omitted from the hash and the file, so adding them
+    changed no existing model's version."""
+    return {k for k in ("prior", "wire_id") if getattr(manifest, k) is None}
+
+
 def content_hash(folder: Path, manifest: Manifest) -> str:
     """sha256 over both ONNX files and the manifest (without its version), shortened."""
     h = hashlib.sha256()
     for fname in (ENCODER_FILE, DECODER_FILE):
         h.update((folder / fname).read_bytes())
-    body = manifest.model_dump(mode="json", exclude={"version"})
+    body = manifest.model_dump(mode="json", exclude={"version"} | _unset_optional(manifest))
     h.update(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
     return h.hexdigest()[:VERSION_HEX_CHARS]
 
@@ -134,7 +167,7 @@ def seal(folder: Path, manifest: Manifest) -> Manifest:
     """Stamp the content hash and write manifest.json atomically."""
     sealed = manifest.model_copy(update={"version": content_hash(folder, manifest)})
     tmp = folder / (MANIFEST_FILE + ".tmp")
-    tmp.write_text(sealed.model_dump_json(indent=1) + "\n")
+    tmp.write_text(sealed.model_dump_json(indent=1, exclude=_unset_optional(sealed)) + "\n")
     tmp.replace(folder / MANIFEST_FILE)
     return sealed
 

@@ -142,7 +142,9 @@ def openapi_param(name: str, schema: dict, description: str) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-MODEL_PARAM = openapi_param("model", {"type": "string"}, "model name (GET /models); omitted: the endpoint's default model")
+MODEL_PARAM = openapi_param(
+    "model", {"type": "string"}, "model name (GET /models); omitted: the endpoint's default model"
+)
 RESIZE_PARAM = openapi_param(
     "resize", {"type": "boolean", "default": False}, "resize to a fixed-size model's input instead of refusing"
 )

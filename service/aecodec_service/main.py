@@ -8,7 +8,6 @@ import signal
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
-
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from .core import errors
 from .core.config import Settings, get_settings
+from .core.fastpath import hot_routes
 from .core.metrics import GuardMiddleware, Metrics
 from .core.security import bearer_security
 from .deps import Service
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Autoencoder image codec: compress images into small payloads and back, denoise, sample.",
     )
     app.state.settings, app.state.registry, app.state.metrics = settings, registry, metrics
-    app.state.pipeline = Pipeline(settings, cpu)
+    app.state.pipeline = Pipeline(settings, cpu, in_flight=lambda: metrics.in_flight)
     app.state.service = Service(settings, registry, app.state.pipeline, metrics)
     errors.install(app)
     app.include_router(health.router)
@@ -87,6 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="aecodec API")
 
     app.add_middleware(
-        GuardMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes, api_keys=settings.api_keys
+        GuardMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        api_keys=settings.api_keys,
+        hot=hot_routes([encode.router, decode.router, denoise.router]) if settings.fast_path else None,
     )
     return app

@@ -23,7 +23,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("golden.json")
-DIGITS = REPO / "tests" / "fixtures" / "mnist_test_digits.npz"
+DIGITS = REPO / "tests" / "fixtures" / "mnist_test_48.npz"
 
 
 def inputs() -> dict[str, bytes]:

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 # the shipped models; AECODEC_SDK_TEST_MODEL_DIR points the tests at another model folder
 MODELS = Path(os.environ.get("AECODEC_SDK_TEST_MODEL_DIR") or REPO / "models")
 API_KEY = "sdk-test-key"
-FIXTURE_NPZ = REPO / "tests" / "fixtures" / "mnist_test_digits.npz"
+FIXTURE_NPZ = REPO / "tests" / "fixtures" / "mnist_test_48.npz"
 MNIST_IDX = REPO.parent / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
 NOISE_SIGMA = 0.25  # on [0, 1]: what mnist-denoise trains against (0.5 on its [-1, 1] scale)
 

@@ -22,7 +22,7 @@ from . import fakes
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "models"
-DIGITS = REPO / "tests" / "fixtures" / "mnist_test_digits.npz"
+DIGITS = REPO / "tests" / "fixtures" / "mnist_test_48.npz"
 
 
 class Running:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -158,3 +158,15 @@ def test_cmyk_jpeg_is_accepted(fake_server: Running) -> None:
         r = c.post("/encode", content=jpeg, headers={"Content-Type": "image/jpeg"})
         assert r.status_code == 200, r.text
         assert wire.inspect(r.content).mode == "RGB"
+
+
+def test_chunked_body_over_the_limit_is_refused(fake_server: Running) -> None:
+    """No Content-Length to check up front: the middleware counts the chunks as they arrive."""
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(12):
+            yield b"\0" * 100_000
+
+    with fake_server.client() as c:
+        r = c.post("/encode", content=chunks(), headers=IMG)
+    assert r.status_code == 413 and "exceeds the limit" in r.json()["detail"]

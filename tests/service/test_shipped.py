@@ -12,7 +12,7 @@ from .helpers import png, psnr, read
 
 IMG = {"Content-Type": "image/png"}
 PB = {"Content-Type": "application/x-protobuf"}
-PSNR_TOLERANCE_DB = 1.5  # 32 fixture digits vs the manifest's figure over the whole test set
+PSNR_TOLERANCE_DB = 1.5  # 48 fixture digits vs the manifest's figure over the whole test set
 ALL = ("mnist-ae", "mnist-denoise", "mnist-sparse", "mnist-vae", "cifar-conv")
 
 
@@ -51,7 +51,9 @@ def test_mnist_round_trip_quality_and_size(shipped_server: Running, digits: tupl
     expected = manifest["metrics"]["codec_psnr_db_8bit"]
     assert abs(np.mean(scores) - expected) < PSNR_TOLERANCE_DB, (np.mean(scores), expected)
     payload_sizes = [len(p) for p in payloads]
-    assert np.mean(payload_sizes) < 0.5 * np.mean([len(p) for p in pngs]), (payload_sizes, [len(p) for p in pngs])
+    # ~82 B (35 B header + ~47 B coded latent) against ~270 B of PNG and 784 B of raw pixels
+    assert np.mean(payload_sizes) < 0.4 * np.mean([len(p) for p in pngs]), (payload_sizes, [len(p) for p in pngs])
+    assert max(payload_sizes) < 784 // 4
     assert all(wire.inspect(p).model_version == manifest["version"] for p in payloads)
 
 

@@ -87,7 +87,6 @@ def test_full_mnist_test_set_float_psnr(name: str) -> None:
     )
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="real MNIST not available")
 @pytest.mark.parametrize("name", MNIST_MODELS)
 def test_full_mnist_test_set_codec_psnr(name: str) -> None:

@@ -7,7 +7,7 @@ from aecodec_wire import inspect, unpack
 from aecodec_wire import manifest as mf
 from aecodec_wire.entropy import ChannelTables
 from aecodec_wire.latent_codec import LatentCodec
-from aecodec_wire.quantize import measure_stats, tables_for_bits
+from aecodec_wire.quantize import dequantize, measure_stats, quantize, tables_for_bits
 from aecodec_wire.v1 import payload_pb2 as pb
 
 RNG = np.random.default_rng(1)
@@ -75,3 +75,15 @@ def test_one_call_and_per_channel_coding_give_identical_bytes() -> None:
             data = tables.encode(symbols)
             assert data == tables.encode_per_channel(symbols)
             np.testing.assert_array_equal(tables.decode(data, (49,)), symbols)
+
+
+def test_codec_quantises_like_the_public_quantize() -> None:
+    codec = LatentCodec(MLP)
+    lo, hi = np.array(MLP.latent_stats.lo), np.array(MLP.latent_stats.hi)
+    latents = (RNG.normal(size=(300, 16)) * 2).astype(np.float32)
+    latents[0, :3] = [lo[0], hi[1], np.nextafter(np.float32(lo[2]), np.float32(1))]  # bin edges
+    for bits in range(2, 9):
+        np.testing.assert_array_equal(codec._quantize_flat(latents, bits), quantize(latents, lo, hi, bits))
+        payloads = codec.encode(latents[:5], [(28, 28)] * 5, ["L"] * 5, bits)
+        decoded = np.concatenate([codec.decode(unpack(p)) for p in payloads])
+        np.testing.assert_array_equal(decoded, dequantize(quantize(latents[:5], lo, hi, bits), lo, hi, bits))

@@ -113,7 +113,11 @@ def export_model(
         export_graphs(model, test_x[:16], tmp)
         check_graphs(model, tmp, train_x[:CHECK_IMAGES])
         metrics = evaluate(model, test_x, full=True)
-        metrics.pop("test_loss", None) if model.kind != "vae" else None
+        loss = metrics.pop("test_loss")
+        if model.kind == "vae":
+            metrics["test_loss"] = loss
+        elif model.loss == "bce":
+            metrics["test_bce"] = loss  # mean per-pixel binary cross-entropy, the report's CIFAR figure
         draft = build_manifest(model, name, state, latents_of(model, train_x), metrics, description)
         metrics.update(codec_metrics(tmp, draft, test_x, codec_limit))
         sealed = seal(tmp, draft.model_copy(update={"metrics": {k: round(v, 6) for k, v in metrics.items()}}))
@@ -167,6 +171,8 @@ def default_description(model: Autoencoder) -> str:
             f"denoised_psnr_db (output vs clean) use Gaussian sigma {cfg.noise_sigma:g} on the [-1, 1] scale plus "
             f"{cfg.patches} black {cfg.patch_size}x{cfg.patch_size} patch(es) per image."
         )
+    if model.loss == "bce":
+        text += " test_bce: mean per-pixel binary cross-entropy on [0, 1] (the training loss)."
     if model.kind == "sparse":
         text += f" near_zero_share: share of latent values with |z| < {NEAR_ZERO:g} (L1 weight {cfg.l1_weight:g})."
     if model.kind == "vae":

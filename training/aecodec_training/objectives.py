@@ -43,14 +43,9 @@ def batch_loss(
         x = augment(model, x, gen)
     inputs = corrupt(model, x, gen) if model.kind == "denoising" else x
     if model.loss == "vae":
-        mu, logvar = model.posterior(inputs) if not train else (None, None)  # type: ignore[attr-defined]
-        if train:
-            recon, mu, logvar = net(
-                inputs, torch.randn(x.shape[0], model.latent_shape[0], generator=gen, device=x.device)
-            )
-        else:
-            eps = torch.randn(mu.shape, generator=gen, device=x.device)
-            recon = model.decode(mu + eps * (0.5 * logvar).exp())
+        latent_dim = int(model.latent_shape[0] or 0)
+        eps = torch.randn(x.shape[0], latent_dim, generator=gen, device=x.device)
+        recon, mu, logvar = net(inputs, eps)  # one posterior sample per image (reparameterised)
         nll, kl = vae_terms(recon, x, mu, logvar)
         return (nll + kl).mean()  # negative ELBO, nats per image
     recon, z = net(inputs)

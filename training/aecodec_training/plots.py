@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .metrics import to_uint8
 
@@ -17,11 +18,14 @@ def loss_curves(histories: dict[str, list[dict[str, float]]], path: Path, key: s
     """One line per model of ``key`` (and dashed test loss) against epoch, log scale."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (name, rows) in enumerate(histories.items()):
+        if not rows:  # closed-form models (PCA) have no epochs to plot
+            continue
         epochs = [r["epoch"] for r in rows]
         color = f"C{i}"
         ax.plot(epochs, [r[key] for r in rows], color=color, label=f"{name} train")
         ax.plot(epochs, [r["test_loss"] for r in rows], color=color, linestyle="--", label=f"{name} test")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("MSE loss ([-1, 1] scale)")
     ax.set_yscale("log")
     ax.grid(True, alpha=0.3)

@@ -6,7 +6,7 @@ import time
 from types import TracebackType
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 _REFRESH_STEPS = 50  # read the on-device loss only this often
 
@@ -16,7 +16,7 @@ class EpochProgress:
         self.enabled = enabled
         self.total = total
         self._progress: Progress | None = None
-        self._task = 0
+        self._task = TaskID(0)
         self._steps = 0
         self._t0 = 0.0
 

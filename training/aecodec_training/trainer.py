@@ -122,9 +122,10 @@ class Trainer:
     def fit(self, on_epoch: EpochHook | None = None) -> dict[str, float]:
         """Train to ``cfg.epochs`` (resuming if a checkpoint exists); returns the final test metrics."""
         cfg = self.cfg
-        if hasattr(self.model, "fit") and self.epoch == 0:
+        closed_form = getattr(self.model, "fit", None)
+        if callable(closed_form) and self.epoch == 0:
             start = time.perf_counter()
-            self.model.fit(self.train_x)  # closed-form models (PCA)
+            closed_form(self.train_x)  # closed-form models (PCA)
             self.seconds += time.perf_counter() - start
         from .progress import EpochProgress  # rich is only needed when training interactively
 

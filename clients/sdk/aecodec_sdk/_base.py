@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar, cast
 
+import aecodec_wire.v1.api_pb2 as api_pb2
 import httpx
-from aecodec_wire.v1 import api_pb2
 from PIL import Image
 
 from . import _responses as R

@@ -7,8 +7,8 @@ import email.utils
 import time
 from typing import Any
 
+import aecodec_wire.v1.api_pb2 as api_pb2
 import httpx
-from aecodec_wire.v1 import api_pb2
 from PIL import Image
 
 from . import exceptions as exc

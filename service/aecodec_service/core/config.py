@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     inline_bytes: int = Field(
         default=4096, ge=0
     )  # smaller image work runs on the event loop (cheaper than a thread hop)
+    # serve POST /encode, /decode, /denoise without FastAPI's per-request routing and dependency machinery
+    fast_path: bool = True
     pad_mode: Literal["edge", "reflect", "symmetric"] = "edge"
 
     # security: when non-empty, every endpoint but /healthz and /readyz needs "Authorization: Bearer KEY"

@@ -86,7 +86,7 @@ def install(app: FastAPI) -> None:
         elif exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
             detail = f"method {request.method} is not allowed on {request.url.path}; allowed: {allowed}"
-        return problem(exc.status_code, str(detail), headers=exc.headers)
+        return problem(exc.status_code, str(detail), headers=dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(_: Request, exc: ClientDisconnect) -> Response:  # nobody is listening: no 500, no traceback

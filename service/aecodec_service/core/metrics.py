@@ -8,6 +8,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import fastpath
 from .errors import ApiError, problem
 from .security import OPEN_PATHS, check_key
 
@@ -41,6 +42,9 @@ class Metrics:
         self.queue_depth = Gauge(
             "aecodec_queue_depth", "Rows waiting for a batch", ["model", "graph"], registry=self.registry
         )
+        self.in_flight = 0  # requests being served now (kept by GuardMiddleware, read by the pipeline)
+        in_flight = Gauge("aecodec_requests_in_flight", "HTTP requests being served", registry=self.registry)
+        in_flight.set_function(lambda: self.in_flight)
         # labelled children, looked up once per label set: ``labels()`` costs microseconds per call
         self._request_children: dict[tuple[str, str, str], tuple[Callable[[], None], Callable[[float], None]]] = {}
         self._payload_children: dict[str, Callable[[float], None]] = {}
@@ -68,11 +72,20 @@ class GuardMiddleware:
     which cost more than the whole check; this costs one header lookup.
     """
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, api_keys: list[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_body_bytes: int,
+        api_keys: list[str],
+        hot: dict[str, tuple[fastpath.APIRoute, fastpath.Endpoint]] | None = None,
+    ) -> None:
         self.app = app
+        self.hot = hot or {}  # POST routes served by core/fastpath.py instead of FastAPI's router
         self.metrics = metrics
         self.limit = max_body_bytes
         self.keys = [k.encode() for k in api_keys]
+        self.too_large = f"request body exceeds the limit of {max_body_bytes} bytes; send fewer or smaller images"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,7 +93,7 @@ class GuardMiddleware:
             return
         start = time.perf_counter()
         status = [500]
-        too_large = f"request body exceeds the limit of {self.limit} bytes; send fewer or smaller images"
+        too_large = self.too_large
         headers = dict(scope["headers"])
         if self.keys and scope["path"] not in OPEN_PATHS:
             refused = check_key(headers.get(b"authorization"), self.keys)
@@ -108,9 +121,17 @@ class GuardMiddleware:
                 status[0] = message["status"]
             await send(message)
 
+        # with a Content-Length the server never hands over more than it (checked above): no need to count
+        checked_receive = receive if length is not None and length.isdigit() else limited_receive
+        self.metrics.in_flight += 1
+        hot = self.hot.get(scope["path"]) if scope["method"] == "POST" else None
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            if hot is not None:
+                await fastpath.serve(*hot, scope, checked_receive, tracking_send)
+            else:
+                await self.app(scope, checked_receive, tracking_send)
         finally:
+            self.metrics.in_flight -= 1
             self._record(scope, status[0], start)
 
     def _record(self, scope: Scope, status: int, start: float) -> None:

@@ -75,8 +75,16 @@ class MicroBatcher:
         outs = self._run(x)
         per_value = (time.perf_counter() - t0) / max(1, x.size)
         old = self._s_per_value
-        self._s_per_value = per_value if old is None else 0.8 * old + 0.2 * per_value
+        # falls at once, rises slowly: a run in the executor also pays for getting the GIL back
+        self._s_per_value = per_value if old is None or per_value < old else 0.9 * old + 0.1 * per_value
         return outs
+
+    def try_inline(self, x: np.ndarray) -> list[np.ndarray] | None:
+        """Run x right here when it is tiny and the graph idle (see the module doc); None: submit it."""
+        if not self._inline(x):
+            return None
+        self._on_batch(x.shape[0])
+        return self._timed(x)
 
     def _inline(self, x: np.ndarray) -> bool:
         est = self._s_per_value
@@ -96,9 +104,9 @@ class MicroBatcher:
         """(n, ...) rows -> the graph's outputs for those rows, batched with whatever else is waiting."""
         if self._closed:  # swapped out by a reload: finish this request on the old session, unbatched
             return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, x)
-        if self._inline(x):
-            self._on_batch(x.shape[0])
-            return self._timed(x)
+        outs = self.try_inline(x)
+        if outs is not None:
+            return outs
         if x.shape[0] > self.max_batch:
             parts = [self.submit(x[i : i + self.max_batch]) for i in range(0, x.shape[0], self.max_batch)]
             chunks = await asyncio.gather(*parts)

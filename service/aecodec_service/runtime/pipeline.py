@@ -8,8 +8,9 @@ thread hop would cost more than the work); sessions run behind the batchers.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -53,10 +54,19 @@ def _each(items: Sequence[T], batch: bool, fn: Callable[[T], object]) -> list:
     return out
 
 
+async def _within(aw: Awaitable[T], seconds: float) -> T:
+    """``wait_for`` without its extra task where ``asyncio.timeout`` exists (Python 3.11+)."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await aw
+    return await asyncio.wait_for(aw, seconds)  # pragma: no cover - Python 3.10
+
+
 class Pipeline:
-    def __init__(self, settings: Settings, cpu: Executor) -> None:
+    def __init__(self, settings: Settings, cpu: Executor, in_flight: Callable[[], int] = lambda: 1) -> None:
         self.settings = settings
         self._cpu = cpu
+        self._in_flight = in_flight  # HTTP requests being served right now
 
     async def offload(self, nbytes: int, fn: Callable[[], T]) -> T:
         """Run fn on the CPU pool, or right here when the work is too small to be worth a thread hop."""
@@ -66,17 +76,26 @@ class Pipeline:
 
     async def run_graph(self, rt: ModelRuntime, graph: str, xs: list[np.ndarray]) -> list[list[np.ndarray]]:
         """Per-item (1, ...) inputs -> per-item outputs; same-shaped items go to the batcher as one block."""
+        batcher = rt.batchers[graph]
+        # a lone single-image request runs its tiny graph on the event loop: no queue, no task, no thread hop;
+        # with company, the batcher wins: onnxruntime runs beside the event loop (GIL released) and rows batch up
+        if len(xs) == 1 and self._in_flight() <= 1:
+            outs = batcher.try_inline(xs[0])
+            if outs is not None:
+                return [outs]
         groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for i, x in enumerate(xs):
             groups[x.shape[1:]].append(i)
-        batcher = rt.batchers[graph]
 
         async def one(idx: list[int]) -> list[np.ndarray]:
             block = xs[idx[0]] if len(idx) == 1 else np.concatenate([xs[i] for i in idx])
-            return await asyncio.wait_for(batcher.submit(block), self.settings.request_timeout_s)
+            return await _within(batcher.submit(block), self.settings.request_timeout_s)
 
         try:
-            results = await asyncio.gather(*(one(idx) for idx in groups.values()))
+            if len(groups) == 1:
+                results = [await one(next(iter(groups.values())))]
+            else:
+                results = await asyncio.gather(*(one(idx) for idx in groups.values()))
         except TimeoutError as exc:
             raise ApiError(
                 504,
@@ -155,7 +174,10 @@ class Pipeline:
             for i, o in zip(idx, outs, strict=False):
                 images[i] = o[0][0]
 
-        await asyncio.gather(*(run(idx) for idx in by_model.values()))
+        if len(by_model) == 1:  # gather would wrap the one coroutine in a task: a loop round trip
+            await run(next(iter(by_model.values())))
+        else:
+            await asyncio.gather(*(run(idx) for idx in by_model.values()))
 
         def render() -> list[Decoded]:
             out = []

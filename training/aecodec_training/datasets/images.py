@@ -16,13 +16,13 @@ EXTENSIONS = {".png", ".jpg", ".jpeg"}
 def _fit(img: Image.Image, size: int, mode: str, rng: np.random.Generator) -> Image.Image:
     """Resize to size x size, or (``crop``) scale the short side to ``size`` and take a random square."""
     if mode == "resize":
-        return img.resize((size, size), Image.BICUBIC)
+        return img.resize((size, size), Image.Resampling.BICUBIC)
     if mode != "crop":
         raise ValueError(f"image fit mode must be 'resize' or 'crop', got {mode!r}")
     w, h = img.size
     scale = size / min(w, h)
     if scale > 1 or min(w, h) > 2 * size:  # upscale tiny images, shrink huge ones, keep detail otherwise
-        img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BICUBIC)
+        img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BICUBIC)
         w, h = img.size
     left = int(rng.integers(0, w - size + 1))
     top = int(rng.integers(0, h - size + 1))

@@ -20,6 +20,9 @@ class PCAConfig:
 class PCA(Autoencoder):
     """z = (x - mean) V_k^T, x' = z V_k + mean: what a one-layer linear AE converges to."""
 
+    mean: torch.Tensor
+    basis: torch.Tensor
+
     def __init__(self, config: PCAConfig) -> None:
         super().__init__(config)
         pixels = config.image[0] * config.image[1] * config.image[2]

@@ -1,0 +1,235 @@
+"""Rate-distortion benchmark: the learned codec levels through the real path (ONNX encoder -> PriorCodec
+compact payload bytes -> ONNX decoder) against Pillow JPEG (optimize=True), WebP (method 6), AVIF and
+PCA with 8-bit codes.
+
+Bytes are whole files/payloads (headers included); PSNR and SSIM are per-image means on 8-bit pixels.
+Writes results/rate_distortion/<dataset>-<codec>.json (CompressAI results-file style), <dataset>.md,
+results.md and <dataset>.png.  ``python benchmarks/rate_distortion.py --mnist-models runs/mnist-codec-q*/model \
+--cifar-models runs/cifar-codec-q*/model``
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pillow_avif  # noqa: F401  (registers AVIF with Pillow)
+from aecodec_training.codec.train import load_images
+from aecodec_wire.manifest import load
+from aecodec_wire.prior_codec import PriorCodec, unpack_compact
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "results" / "rate_distortion"
+SWEEPS = {"jpeg": [5, 10, 20, 30, 50, 75, 90], "webp": [0, 10, 20, 30, 50, 75], "avif": [0, 10, 30, 50]}
+PCA_K = {"mnist": [8, 16, 32, 49], "cifar10": [32, 64, 128, 256]}
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean SSIM per image (Wang et al. 2004: 11x11 Gaussian, sigma 1.5, K1 .01, K2 .03, valid window);
+    (N, C, H, W) uint8 -> (N,), channels averaged."""
+    g = np.exp(-((np.arange(11) - 5) ** 2) / (2 * 1.5**2))
+    g /= g.sum()
+
+    def blur(x: np.ndarray) -> np.ndarray:  # separable valid filtering over the last two axes
+        x = np.lib.stride_tricks.sliding_window_view(x, 11, axis=-1) @ g
+        return np.lib.stride_tricks.sliding_window_view(x, 11, axis=-2) @ g
+
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+    return s.reshape(len(a), -1).mean(1)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).reshape(len(a), -1).mean(1)
+    return 10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))
+
+
+def point(x: np.ndarray, rec: np.ndarray, nbytes: np.ndarray, **extra: float) -> dict[str, float]:
+    pixels = x.shape[2] * x.shape[3]
+    out = {
+        "bytes": float(nbytes.mean()),
+        "bpp": float(nbytes.mean() * 8 / pixels),
+        "psnr": float(psnr(x, rec).mean()),
+        "ssim": float(ssim(x, rec).mean()),
+    }
+    return out | {k: float(v) for k, v in extra.items()}
+
+
+def pillow(x: np.ndarray, fmt: str, **kw: object) -> tuple[np.ndarray, np.ndarray]:
+    """Save each image as its own file and read it back: (reconstructions, bytes per image)."""
+    recs, sizes = [], []
+    for img in x:
+        arr = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format=fmt, **kw)
+        sizes.append(buf.tell())
+        back = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L" if img.shape[0] == 1 else "RGB"))
+        recs.append(back[None] if back.ndim == 2 else back.transpose(2, 0, 1))
+    return np.stack(recs), np.array(sizes, dtype=np.float64)
+
+
+def classical(x: np.ndarray, avif_limit: int) -> dict[str, list[dict[str, float]]]:
+    runs: dict[str, Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
+        "jpeg": lambda q: (x, *pillow(x, "JPEG", quality=q, optimize=True)),
+        "webp": lambda q: (x, *pillow(x, "WEBP", quality=q, method=6)),
+        "avif": lambda q: (x[:avif_limit], *pillow(x[:avif_limit], "AVIF", quality=q)),
+    }
+    out: dict[str, list[dict[str, float]]] = {}
+    for name, fn in runs.items():
+        out[name] = []
+        for q in SWEEPS[name]:
+            ref, rec, sizes = fn(q)
+            out[name].append(point(ref, rec, sizes, quality=q, images=len(ref)))
+    rec, sizes = pillow(x, "PNG", optimize=True)
+    out["png"] = [point(x, rec, sizes, images=len(x)) | {"psnr": float("inf"), "ssim": 1.0}]
+    return out
+
+
+def pca(train: np.ndarray, x: np.ndarray, ks: list[int]) -> list[dict[str, float]]:
+    """PCA fitted on the train split; each code component stored as one byte over its train [min, max]."""
+    tr = train.reshape(len(train), -1).astype(np.float64)
+    mean = tr.mean(0)
+    _, _, vt = np.linalg.svd(tr[:20000] - mean, full_matrices=False)
+    res = []
+    for k in ks:
+        basis = vt[:k]
+        codes_tr = (tr - mean) @ basis.T
+        lo, hi = codes_tr.min(0), codes_tr.max(0)
+        codes = (x.reshape(len(x), -1) - mean) @ basis.T
+        q = np.clip(np.rint((codes - lo) / (hi - lo) * 255), 0, 255)
+        rec = np.clip(np.rint((q / 255 * (hi - lo) + lo) @ basis + mean), 0, 255).astype(np.uint8)
+        res.append(point(x, rec.reshape(x.shape), np.full(len(x), float(k)), components=k))
+    return res
+
+
+def learned(x: np.ndarray, folder: Path) -> dict[str, object]:
+    """One codec level through the real path; also the integer-table estimate of the coded latent bytes."""
+    manifest = load(folder)
+    codec = PriorCodec(manifest)
+    enc = ort.InferenceSession(str(folder / "encoder.onnx"), providers=["CPUExecutionProvider"])
+    dec = ort.InferenceSession(str(folder / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    mode, recs, sizes, lat_bytes, est = ("L" if x.shape[1] == 1 else "RGB"), [], [], [], []
+    probs = np.asarray(manifest.prior.counts, np.float64)  # type: ignore[union-attr]
+    probs /= probs.sum(1, keepdims=True)
+    for s in range(0, len(x), 500):
+        xb = x[s : s + 500]
+        latents = enc.run(None, {"image": xb.astype(np.float32) / 255})[0]
+        payloads = codec.encode(latents, [(x.shape[3], x.shape[2])] * len(xb), [mode] * len(xb))
+        codes = [unpack_compact(p) for p in payloads]
+        y_hat = np.concatenate([codec.decode(c) for c in codes])
+        recs.append(np.clip(np.rint(dec.run(None, {"latent": y_hat})[0] * 255), 0, 255).astype(np.uint8))
+        sizes += [len(p) for p in payloads]
+        lat_bytes += [len(c.data) for c in codes]
+        for lat in latents:
+            sym = codec.symbols(lat).reshape(len(probs), -1)
+            est.append(-np.log2(np.take_along_axis(probs, sym, 1)).sum() / 8)
+    return point(
+        x,
+        np.concatenate(recs),
+        np.array(sizes, np.float64),
+        latent_bytes=float(np.mean(lat_bytes)),
+        est_latent_bytes=float(np.mean(est)),
+        images=len(x),
+    ) | {"model": manifest.name, "version": manifest.version}
+
+
+def write(dataset: str, results: dict[str, list[dict]]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for codec, pts in results.items():
+        keys = sorted({k for p in pts for k in p if not isinstance(p[k], str)})
+        body = {
+            "name": codec,
+            "dataset": dataset,
+            "description": __doc__.split("\n")[0],
+            "results": {k: [p.get(k) for p in pts] for k in keys},
+            "points": pts,
+        }
+        (OUT / f"{dataset}-{codec}.json").write_text(json.dumps(body, indent=1) + "\n")
+
+
+def markdown(all_results: dict[str, dict[str, list[dict]]]) -> str:
+    lines = ["| dataset | codec | setting | bytes/image | bpp | PSNR dB | SSIM |", "|---|---|---|---:|---:|---:|---:|"]
+    for ds, res in all_results.items():
+        for codec, pts in res.items():
+            for p in pts:
+                setting = p.get("model") or (
+                    f"q{p['quality']:g}"
+                    if "quality" in p
+                    else f"k={p['components']:g}"
+                    if "components" in p
+                    else "lossless"
+                )
+                lines.append(
+                    f"| {ds} | {codec} | {setting} | {p['bytes']:.1f} | {p['bpp']:.3f} | "
+                    f"{p['psnr']:.2f} | {p['ssim']:.4f} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def plot(dataset: str, res: dict[str, list[dict]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for codec, pts in res.items():
+        if codec == "png":
+            continue
+        b = [p["bytes"] for p in pts]
+        for ax, key in zip(axes, ("psnr", "ssim"), strict=True):
+            ax.plot(
+                b,
+                [p[key] for p in pts],
+                "o-" if codec == "learned" else ".--",
+                label=codec + (" (raw codes, no header)" if codec.startswith("pca") else ""),
+            )
+    for ax, key in zip(axes, ("PSNR (dB)", "SSIM"), strict=True):
+        ax.set_xlabel("bytes per image (header included)")
+        ax.set_ylabel(key)
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(f"rate-distortion, {dataset} test set")
+    fig.tight_layout()
+    fig.savefig(OUT / f"{dataset}.png", dpi=110)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--mnist-models", nargs="*", type=Path, default=[])
+    p.add_argument("--cifar-models", nargs="*", type=Path, default=[])
+    p.add_argument("--mnist-dir", default=str(ROOT.parent / "shared/data/mnist"))
+    p.add_argument("--cifar-dir", default=str(ROOT.parent / "shared/data/cifar-10"))
+    p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
+    p.add_argument("--classical-limit", type=int, default=None, help="JPEG/WebP/PNG on the first N only")
+    p.add_argument("--avif-limit", type=int, default=2000, help="AVIF is slow: first N images only")
+    p.add_argument("--datasets", nargs="*", default=["mnist", "cifar10"])
+    a = p.parse_args()
+    for ds in a.datasets:
+        train, test, _ = load_images(ds, Path(a.mnist_dir if ds == "mnist" else a.cifar_dir))
+        x = test[: a.limit]
+        folders = a.mnist_models if ds == "mnist" else a.cifar_models
+        res: dict[str, list[dict]] = {"learned": [learned(x, f) for f in folders]}
+        res["learned"].sort(key=lambda r: r["bytes"])
+        res |= classical(x[: a.classical_limit], a.avif_limit)
+        res["pca-8bit"] = pca(train, x, PCA_K[ds])
+        write(ds, res)
+        plot(ds, res)
+        print(markdown({ds: res}), flush=True)
+        (OUT / f"{ds}.md").write_text(markdown({ds: res}))
+    parts = [(OUT / f"{ds}.md").read_text() for ds in ("mnist", "cifar10") if (OUT / f"{ds}.md").exists()]
+    (OUT / "results.md").write_text("\n".join(parts))  # both datasets, whichever run produced each
+
+
+if __name__ == "__main__":
+    main()
