@@ -67,6 +67,7 @@ class PayloadInfo:
     mode: str  # "native" when the image had the model's native mode
     size: int  # bytes on the wire
     latent_bytes: int  # of which the entropy-coded latent
+    wire_id: int | None = None  # set for a codec model's compact payload, which names its model by this id
 
     @property
     def header_bytes(self) -> int:
@@ -74,6 +75,23 @@ class PayloadInfo:
 
 
 def inspect(data: bytes) -> PayloadInfo:
+    """Read a payload's header without any model (a compact payload's version is only in its CRC)."""
+    from .prior_codec import is_compact, unpack_compact  # prior_codec builds on this module
+
+    if is_compact(data):
+        compact = unpack_compact(data)
+        return PayloadInfo(
+            model=f"codec model #{compact.wire_id}",
+            model_version="",
+            latent_shape=tuple(compact.latent_shape),
+            bits=0,
+            width=compact.width,
+            height=compact.height,
+            mode=PB_TO_MODE.get(compact.mode, "native"),
+            size=len(data),
+            latent_bytes=len(compact.data),
+            wire_id=compact.wire_id,
+        )
     code = unpack(data)
     return PayloadInfo(
         model=code.model,

@@ -17,7 +17,11 @@ from typing import TypeVar
 
 import numpy as np
 from aecodec_wire import payload as wire_payload
+from aecodec_wire import prior_codec
 from aecodec_wire.errors import ModelMismatch, PayloadError
+from aecodec_wire.latent_codec import LatentCodec
+from aecodec_wire.prior_codec import PriorCodec
+from aecodec_wire.v1 import payload_pb2 as pb
 
 from ..core.config import Settings
 from ..core.errors import ApiError, item_error
@@ -25,6 +29,7 @@ from .imaging import Prepared, to_image_bytes, to_model_input, to_pixels
 from .registry import ModelRegistry
 from .sessions import ModelRuntime
 
+Code = pb.LatentCode | pb.CompactCode
 T = TypeVar("T")
 
 
@@ -137,9 +142,10 @@ class Pipeline:
 
         return await self.offload(nbytes, code)
 
-    def _unpack(
-        self, registry: ModelRegistry, data: bytes
-    ) -> tuple[ModelRuntime, np.ndarray, wire_payload.pb.LatentCode]:
+    def _unpack(self, registry: ModelRegistry, data: bytes) -> tuple[ModelRuntime, np.ndarray, Code]:
+        """Payload bytes -> (model, latent, header), with the header's omitted fields filled in."""
+        if prior_codec.is_compact(data):
+            return self._unpack_compact(registry, data)
         try:
             code = wire_payload.unpack(data)
         except PayloadError as exc:
@@ -152,10 +158,37 @@ class Pipeline:
                 f"payload was made by model {code.model!r}, which is not served here (served: {served})",
                 kind="unknown-model",
             )
+        if not isinstance(rt.codec, LatentCodec):
+            raise ApiError(
+                422, f"model {rt.name!r} is a codec model: its payloads are compact ones", kind="corrupt-payload"
+            )
         try:
             latent = rt.codec.decode(code)
         except ModelMismatch as exc:
             raise ApiError(409, str(exc), kind="model-version-mismatch") from exc
+        except PayloadError as exc:
+            raise ApiError(422, str(exc), kind="corrupt-payload") from exc
+        return rt, latent, code
+
+    def _unpack_compact(self, registry: ModelRegistry, data: bytes) -> tuple[ModelRuntime, np.ndarray, Code]:
+        """A codec model's compact payload: the model is found by its wire id, the CRC covers its version."""
+        try:
+            code = prior_codec.unpack_compact(data)
+        except PayloadError as exc:
+            raise ApiError(422, str(exc), kind="corrupt-payload") from exc
+        rt = registry.get_by_wire_id(code.wire_id)
+        if rt is None or not isinstance(rt.codec, PriorCodec):
+            served = ", ".join(
+                f"{r.name} ({r.manifest.wire_id})" for r in registry.models.values() if r.manifest.wire_id
+            )
+            raise ApiError(
+                422,
+                f"payload was made by the codec model with id {code.wire_id}, which is not served here "
+                f"(codec models served: {served or 'none'})",
+                kind="unknown-model",
+            )
+        try:
+            latent = rt.codec.decode(code)
         except PayloadError as exc:
             raise ApiError(422, str(exc), kind="corrupt-payload") from exc
         return rt, latent, code

@@ -53,6 +53,13 @@ class ModelRegistry:
     def get(self, name: str) -> ModelRuntime | None:
         return self.models.get(name)
 
+    def get_by_wire_id(self, wire_id: int) -> ModelRuntime | None:
+        """The codec model that compact payloads with this id come from."""
+        for rt in self.models.values():
+            if rt.manifest.wire_id == wire_id:
+                return rt
+        return None
+
     async def reload(self) -> ReloadReport:
         async with self._lock:
             report, table = await asyncio.get_running_loop().run_in_executor(None, self._build)
@@ -80,6 +87,9 @@ class ModelRegistry:
                 manifest = mf.load(folder, verify=True)
                 if manifest.name in table:
                     raise ValueError(f"model name {manifest.name!r} is already served from another folder")
+                taken = {rt.manifest.wire_id: rt.name for rt in table.values() if rt.manifest.wire_id is not None}
+                if manifest.wire_id in taken:
+                    raise ValueError(f"wire_id {manifest.wire_id} is already used by model {taken[manifest.wire_id]!r}")
                 if previous is not None and previous.version == manifest.version:
                     table[manifest.name] = previous
                     report.unchanged.append(f"{manifest.name}@{manifest.version}")

@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime as ort
 from aecodec_wire import manifest as mf
 from aecodec_wire.latent_codec import LatentCodec
+from aecodec_wire.prior_codec import PriorCodec
 
 from ..core.config import Settings
 from .batcher import MicroBatcher
@@ -79,7 +80,7 @@ class ModelRuntime:
 
     folder: Path
     manifest: mf.Manifest
-    codec: LatentCodec
+    codec: LatentCodec | PriorCodec  # uniform tables, or a codec model's learned prior
     encoder: Graph
     decoder: Graph
     endpoints: list[str]
@@ -125,7 +126,8 @@ def load_model(folder: Path, settings: Settings, executor: Executor, metrics: ob
         )
     if image.shape[1] != manifest.input.channels:
         raise ValueError(f"decoder gives {image.shape[1]} channels, manifest input has {manifest.input.channels}")
-    rt = ModelRuntime(folder, manifest, LatentCodec(manifest), encoder, decoder, ENDPOINTS_BY_KIND[manifest.kind])
+    codec = PriorCodec(manifest) if manifest.kind == "codec" else LatentCodec(manifest)
+    rt = ModelRuntime(folder, manifest, codec, encoder, decoder, ENDPOINTS_BY_KIND[manifest.kind])
     for graph_name, graph in (("encoder", encoder), ("decoder", decoder)):
         on_batch = on_depth = None
         if metrics is not None:
