@@ -4,8 +4,8 @@ PCA with 8-bit codes.
 
 Bytes are whole files/payloads (headers included); PSNR and SSIM are per-image means on 8-bit pixels.
 Writes results/rate_distortion/<dataset>-<codec>.json (CompressAI results-file style), <dataset>.md,
-results.md and <dataset>.png.  ``python benchmarks/rate_distortion.py --mnist-models runs/mnist-codec-q*/model \
---cifar-models runs/cifar-codec-q*/model``
+results.md and <dataset>.png.  ``python benchmarks/rate_distortion.py --mnist-models models/mnist-codec-q* \
+--cifar-models models/cifar-codec-q*``
 """
 
 from __future__ import annotations
