@@ -130,7 +130,7 @@ class Manifest(_Strict):
     # kind "codec" only: the integer prior tables, and a small id (unique among served models) that compact
     # payloads carry instead of the model name (see CompactCode in v1/payload.proto)
     prior: PriorTables | None = None
-    wire_id: int | None = Field(default=None, ge=1, le=2**21)
+    wire_id: int | None = Field(default=None, ge=1, le=255)  # the high byte of CompactCode.check
     version: str = ""  # content hash, set by ``seal``
 
     @property

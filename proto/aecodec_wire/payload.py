@@ -76,12 +76,12 @@ class PayloadInfo:
 
 def inspect(data: bytes) -> PayloadInfo:
     """Read a payload's header without any model (a compact payload's version is only in its CRC)."""
-    from .prior_codec import is_compact, unpack_compact  # prior_codec builds on this module
+    from .prior_codec import is_compact, unpack_compact, wire_id_of  # prior_codec builds on this module
 
     if is_compact(data):
         compact = unpack_compact(data)
         return PayloadInfo(
-            model=f"codec model #{compact.wire_id}",
+            model=f"codec model #{wire_id_of(compact)}",
             model_version="",
             latent_shape=tuple(compact.latent_shape),
             bits=0,
@@ -90,7 +90,7 @@ def inspect(data: bytes) -> PayloadInfo:
             mode=PB_TO_MODE.get(compact.mode, "native"),
             size=len(data),
             latent_bytes=len(compact.data),
-            wire_id=compact.wire_id,
+            wire_id=wire_id_of(compact),
         )
     code = unpack(data)
     return PayloadInfo(

@@ -34,10 +34,11 @@ def test_mnist_codec_payload_is_compact_and_decodes_at_the_stated_psnr(
     scores = [psnr(a, np.asarray(b)) for a, b in zip(x, images, strict=True)]
     assert abs(np.mean(scores) - entry["metrics"]["psnr_db"]) < 1.5, np.mean(scores)
     sizes = [len(p) for p in payloads]
-    # the header is 9 bytes; the whole payload is about the manifest's mean (29 B), not the ~80 B of mnist-ae
+    # the header is 7 bytes; the whole payload is about the manifest's mean (~30 B), not the ~80 B of mnist-ae
     assert abs(np.mean(sizes) - entry["metrics"]["bytes"]) < 6, np.mean(sizes)
     info = wire.inspect(payloads[0])  # offline: a compact payload names its model by wire id
-    assert info.wire_id is not None and info.size == sizes[0] and info.header_bytes <= 9
+    assert info.wire_id == entry["wire_id"] == 1
+    assert info.size == sizes[0] and info.header_bytes == 7
 
 
 def test_cifar_codec_takes_any_size_and_keeps_it(shipped_server: Running) -> None:
@@ -68,7 +69,7 @@ def test_damaged_compact_payload_is_refused(
             del payload[-3:]
         else:  # a model id nobody serves
             code = pb.CompactCode.FromString(bytes(payload))
-            code.wire_id = 99
+            code.check = (99 << 24) | (code.check & 0xFFFFFF)
             payload = bytearray(code.SerializeToString(deterministic=True))
         r = c.post("/decode", content=bytes(payload), headers=PB)
         assert r.status_code == 422, r.text

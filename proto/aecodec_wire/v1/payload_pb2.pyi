@@ -62,19 +62,17 @@ class Payload(_message.Message):
     def __init__(self, code: _Optional[bytes] = ..., crc32: _Optional[int] = ...) -> None: ...
 
 class CompactCode(_message.Message):
-    __slots__ = ("crc32", "wire_id", "data", "width", "height", "mode", "latent_shape")
-    CRC32_FIELD_NUMBER: _ClassVar[int]
-    WIRE_ID_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("check", "data", "width", "height", "mode", "latent_shape")
+    CHECK_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     LATENT_SHAPE_FIELD_NUMBER: _ClassVar[int]
-    crc32: int
-    wire_id: int
+    check: int
     data: bytes
     width: int
     height: int
     mode: ImageMode
     latent_shape: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, crc32: _Optional[int] = ..., wire_id: _Optional[int] = ..., data: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., mode: _Optional[_Union[ImageMode, str]] = ..., latent_shape: _Optional[_Iterable[int]] = ...) -> None: ...
+    def __init__(self, check: _Optional[int] = ..., data: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., mode: _Optional[_Union[ImageMode, str]] = ..., latent_shape: _Optional[_Iterable[int]] = ...) -> None: ...

@@ -33,6 +33,7 @@ def describe(rt: ModelRuntime) -> dict[str, Any]:
         "endpoints": rt.endpoints,
         "provider": rt.provider,
         "metrics": m.metrics,
+        "wire_id": m.wire_id,  # codec models: the id their compact payloads carry (aecodec inspect shows it)
     }
 
 

@@ -176,14 +176,15 @@ class Pipeline:
             code = prior_codec.unpack_compact(data)
         except PayloadError as exc:
             raise ApiError(422, str(exc), kind="corrupt-payload") from exc
-        rt = registry.get_by_wire_id(code.wire_id)
+        wire_id = prior_codec.wire_id_of(code)
+        rt = registry.get_by_wire_id(wire_id)
         if rt is None or not isinstance(rt.codec, PriorCodec):
             served = ", ".join(
                 f"{r.name} ({r.manifest.wire_id})" for r in registry.models.values() if r.manifest.wire_id
             )
             raise ApiError(
                 422,
-                f"payload was made by the codec model with id {code.wire_id}, which is not served here "
+                f"payload was made by the codec model with id {wire_id}, which is not served here "
                 f"(codec models served: {served or 'none'})",
                 kind="unknown-model",
             )

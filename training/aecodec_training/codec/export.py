@@ -151,13 +151,28 @@ def export(run: Path, out: Path, name: str, wire_id: int, data_dir: str, limit: 
     return sealed
 
 
+def remeasure(folder: Path, data_dir: str, limit: int = 2000) -> Manifest:
+    """Measure an exported model folder again (after a change of the payload layout) and reseal its manifest."""
+    manifest = load(folder)
+    dataset = "mnist" if manifest.dataset.name == "mnist" else "cifar10"
+    _, test_u8, _ = load_images(dataset, Path(data_dir))
+    metrics = measure(folder, manifest, test_u8[:limit])
+    return seal(folder, manifest.model_copy(update={"metrics": {k: round(v, 4) for k, v in metrics.items()}}))
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("run", type=Path)
-    p.add_argument("--name", required=True)
-    p.add_argument("--wire-id", type=int, required=True)
+    p.add_argument("run", type=Path, help="training run folder (with --remeasure: an exported model folder)")
+    p.add_argument("--name")
+    p.add_argument("--wire-id", type=int)
     p.add_argument("--data-dir", default="../shared/data/mnist")
     p.add_argument("--out", type=Path, default=None, help="model folder (default: <run>/model)")
+    p.add_argument("--remeasure", action="store_true", help="re-measure the metrics of an exported model folder")
     a = p.parse_args()
-    m = export(a.run, a.out or a.run / "model", a.name, a.wire_id, a.data_dir)
+    if a.remeasure:
+        m = remeasure(a.run, a.data_dir)
+    elif a.name is None or a.wire_id is None:
+        p.error("--name and --wire-id are required to export a run")
+    else:
+        m = export(a.run, a.out or a.run / "model", a.name, a.wire_id, a.data_dir)
     print(m.name, m.version, m.metrics)
