@@ -46,6 +46,12 @@ def unpack_compact(data: bytes) -> pb.CompactCode:
         raise CorruptPayload(f"not an aecodec compact payload ({exc}): expected the bytes returned by /encode") from exc
     if not is_compact(data) or not wire_id_of(code):
         raise CorruptPayload("not an aecodec compact payload: no model id; expected the bytes returned by /encode")
+    code.DiscardUnknownFields()
+    if code.SerializeToString(deterministic=True) != data:  # e.g. the 9-byte header of aecodec 0.1 (field 4)
+        raise CorruptPayload(
+            "not a compact payload of this format (fields out of order, unknown or repeated, perhaps made by an "
+            "older aecodec): expected the bytes returned by /encode; re-encode the image"
+        )
     return code
 
 

@@ -78,3 +78,13 @@ def test_estimated_rate_matches_real_bytes(tables: tuple[np.ndarray, np.ndarray,
     assert np.array_equal(codec.decode(code)[0], codec.dequantize(codec.symbols(latents)))
     real = len(code.data)
     assert abs(real - est_bytes) / est_bytes < 0.03, (real, est_bytes)
+
+
+def test_refuses_the_older_nine_byte_header(tables: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """A payload with the former separate wire_id field (4) is refused by name, never decoded."""
+    codec = PriorCodec(codec_manifest(*tables))
+    data = codec.encode(sample(tables, (8, 4, 4), 4)[None], [(28, 28)], ["L"])[0]
+    old = data[:5] + bytes([0x20, 7]) + data[5:]  # field 4, varint 7: how aecodec 0.1 named the model
+    with pytest.raises(CorruptPayload, match="older aecodec"):
+        unpack_compact(old)
+    assert unpack_compact(data).data  # the current layout still parses
