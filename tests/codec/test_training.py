@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from aecodec_training.codec import CodecConfig, RDCodec
+from aecodec_training.codec.train import CHECKPOINT, parser, train
+from training.helpers import make_idx_folder
 
 
 def test_rate_term_drops() -> None:
@@ -28,3 +32,17 @@ def test_any_size_and_native_mnist_shapes() -> None:
     assert cifar(torch.rand(1, 3, 32, 48))[0].shape == (1, 3, 32, 48)
     mnist = RDCodec(CodecConfig(hidden=8, latent=4))
     assert mnist(torch.rand(2, 1, 28, 28))[0].shape == (2, 1, 28, 28)
+
+
+def test_decoder_fine_tuning_keeps_the_payloads(tmp_path: Path) -> None:
+    """--init --decoder-only changes the synthesis transform alone: encoder and prior (so every payload) stay."""
+    data = make_idx_folder(tmp_path / "mnist", n_train=64, n_test=16)
+    common = ["--data-dir", str(data), "--hidden", "8", "--latent", "4", "--batch", "16", "--epochs", "1"]
+    base = train(parser().parse_args(["--lam", "1", "--out", str(tmp_path / "base"), *common]))
+    fine_tune = ["--init", str(base), "--decoder-only", "--lr", "1e-2"]
+    tuned = train(parser().parse_args(["--lam", "1", "--out", str(tmp_path / "tuned"), *fine_tune, *common]))
+    before, after = (torch.load(r / CHECKPOINT, weights_only=False) for r in (base, tuned))
+    for name, value in before["state"].items():
+        same = torch.equal(value, after["state"][name])
+        assert same != name.startswith("g_s."), name
+    assert after["command"].startswith(before["command"] + " && ")

@@ -70,13 +70,28 @@ def train(args: argparse.Namespace) -> Path:
         latent=args.latent,
         positional=args.positional and native is not None,
     )
+    if args.init:  # start from a trained level: its architecture wins over the flags
+        init = torch.load(Path(args.init) / CHECKPOINT, weights_only=False)
+        config = CodecConfig(**init["config"])
     model = RDCodec(config)
-    prior_params = list(model.prior.parameters())
-    ids = {id(p) for p in prior_params}
-    opt = torch.optim.Adam(
-        [{"params": [p for p in model.parameters() if id(p) not in ids]}, {"params": prior_params, "lr": 3 * args.lr}],
-        lr=args.lr,
-    )
+    if args.init:
+        model.load_state_dict(init["state"])
+    if args.decoder_only:
+        # the encoder and prior stay frozen, so the payloads (and the rate) do not change; the synthesis
+        # transform learns on the hard-rounded latents it will really receive
+        for p in [*model.g_a.parameters(), *model.prior.parameters()]:
+            p.requires_grad_(False)
+        opt = torch.optim.Adam(model.g_s.parameters(), lr=args.lr)
+    else:
+        prior_params = list(model.prior.parameters())
+        ids = {id(p) for p in prior_params}
+        opt = torch.optim.Adam(
+            [
+                {"params": [p for p in model.parameters() if id(p) not in ids]},
+                {"params": prior_params, "lr": 3 * args.lr},
+            ],
+            lr=args.lr,
+        )
     budget, start, step = args.minutes * 60, time.time(), 0
     steps_per_epoch = math.ceil(len(train_x) / args.batch)
     epoch, decayed = 0, False
@@ -86,9 +101,14 @@ def train(args: argparse.Namespace) -> Path:
             xb = train_x[perm[b * args.batch : (b + 1) * args.batch]]
             if args.dataset != "mnist":
                 xb = augment(xb, gen)
-            x_hat, bits = model(xb)
-            mse = ((x_hat - xb) ** 2).flatten(1).mean(1)
-            loss = (args.lam * 255.0**2 * mse + bits).mean()
+            if args.decoder_only:
+                with torch.no_grad():
+                    y_hat = model.quantize(model.encode(xb))
+                loss = ((model.g_s(y_hat) - xb) ** 2).mean() * 255.0**2  # distortion only: the rate is fixed
+            else:
+                x_hat, bits = model(xb)
+                mse = ((x_hat - xb) ** 2).flatten(1).mean(1)
+                loss = (args.lam * 255.0**2 * mse + bits).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             # GDN's divisive normalisation can blow up on a bad step (seen on CIFAR at lr 2e-3): clip, skip non-finite
@@ -119,9 +139,11 @@ def train(args: argparse.Namespace) -> Path:
             "md5": md5,
             "epochs": epoch,
             "steps": step,
-            "seconds": round(time.time() - start, 1),
+            "seconds": round(time.time() - start, 1) + (init["seconds"] if args.init else 0.0),
             "seed": args.seed,
-            "command": "python -m aecodec_training.codec.train " + shlex.join(sys.argv[1:]),
+            "command": (init["command"] + " && " if args.init else "")
+            + "python -m aecodec_training.codec.train "
+            + shlex.join(sys.argv[1:]),
             "torch": torch.__version__,
         },
         out / CHECKPOINT,
@@ -146,6 +168,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-images", type=int, default=1000)
     p.add_argument("--out", required=True)
+    p.add_argument("--init", help="run folder of a trained level to start from (its architecture is kept)")
+    p.add_argument("--decoder-only", action="store_true", help="fine-tune the synthesis transform alone")
     return p
 
 
