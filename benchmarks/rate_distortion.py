@@ -214,6 +214,11 @@ def main() -> None:
     p.add_argument("--classical-limit", type=int, default=None, help="JPEG/WebP/PNG on the first N only")
     p.add_argument("--avif-limit", type=int, default=2000, help="AVIF is slow: first N images only")
     p.add_argument("--datasets", nargs="*", default=["mnist", "cifar10"])
+    p.add_argument(
+        "--reuse-baselines",
+        action="store_true",
+        help="read JPEG/WebP/AVIF/PNG/PCA from the results JSON of an earlier run instead of measuring them again",
+    )
     a = p.parse_args()
     for ds in a.datasets:
         train, test, _ = load_images(ds, Path(a.mnist_dir if ds == "mnist" else a.cifar_dir))
@@ -221,8 +226,12 @@ def main() -> None:
         folders = a.mnist_models if ds == "mnist" else a.cifar_models
         res: dict[str, list[dict]] = {"learned": [learned(x, f) for f in folders]}
         res["learned"].sort(key=lambda r: r["bytes"])
-        res |= classical(x[: a.classical_limit], a.avif_limit)
-        res["pca-8bit"] = pca(train, x, PCA_K[ds])
+        if a.reuse_baselines:  # they do not depend on the learned models
+            for codec in ("jpeg", "webp", "avif", "png", "pca-8bit"):
+                res[codec] = json.loads((OUT / f"{ds}-{codec}.json").read_text())["points"]
+        else:
+            res |= classical(x[: a.classical_limit], a.avif_limit)
+            res["pca-8bit"] = pca(train, x, PCA_K[ds])
         write(ds, res)
         plot(ds, res)
         print(markdown({ds: res}), flush=True)
