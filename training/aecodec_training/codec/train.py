@@ -137,8 +137,8 @@ def train(args: argparse.Namespace) -> Path:
             "lam": args.lam,
             "dataset": args.dataset,
             "md5": md5,
-            "epochs": epoch,
-            "steps": step,
+            "epochs": epoch + (init["epochs"] if args.init else 0),
+            "steps": step + (init["steps"] if args.init else 0),
             "seconds": round(time.time() - start, 1) + (init["seconds"] if args.init else 0.0),
             "seed": args.seed,
             "command": (init["command"] + " && " if args.init else "")
