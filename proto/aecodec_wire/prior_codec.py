@@ -24,7 +24,6 @@ _COMPACT_FIRST_BYTE = 0x1D  # tag of CompactCode.check (field 3, fixed32), writt
 MAX_SYMBOLS = 1 << 24
 CRC_BITS = 24  # the low bits of `check`; the high 8 bits are the model's wire_id
 _CRC_MASK = (1 << CRC_BITS) - 1
-MAX_WIRE_ID = (1 << (32 - CRC_BITS)) - 1
 
 
 def wire_id_of(code: pb.CompactCode) -> int:
