@@ -228,7 +228,10 @@ def main() -> None:
         res["learned"].sort(key=lambda r: r["bytes"])
         if a.reuse_baselines:  # they do not depend on the learned models
             for codec in ("jpeg", "webp", "avif", "png", "pca-8bit"):
-                res[codec] = json.loads((OUT / f"{ds}-{codec}.json").read_text())["points"]
+                earlier = OUT / f"{ds}-{codec}.json"
+                if not earlier.is_file():
+                    p.error(f"--reuse-baselines needs {earlier} from an earlier run without it")
+                res[codec] = json.loads(earlier.read_text())["points"]
         else:
             res |= classical(x[: a.classical_limit], a.avif_limit)
             res["pca-8bit"] = pca(train, x, PCA_K[ds])

@@ -98,6 +98,12 @@ def measure(folder: Path, manifest: Manifest, x: np.ndarray) -> dict[str, float]
     }
 
 
+def measure_and_seal(folder: Path, manifest: Manifest, x: np.ndarray) -> Manifest:
+    """Write the real-path metrics on x into the manifest and seal it (the version covers them)."""
+    metrics = measure(folder, manifest, x)
+    return seal(folder, manifest.model_copy(update={"metrics": {k: round(v, 4) for k, v in metrics.items()}}))
+
+
 def export(run: Path, out: Path, name: str, wire_id: int, data_dir: str, limit: int = 2000) -> Manifest:
     model, state = load_codec(run)
     cfg = model.config
@@ -143,8 +149,7 @@ def export(run: Path, out: Path, name: str, wire_id: int, data_dir: str, limit: 
         ),
         wire_id=wire_id,
     )
-    metrics = measure(tmp, draft, test_u8[:limit])
-    sealed = seal(tmp, draft.model_copy(update={"metrics": {k: round(v, 4) for k, v in metrics.items()}}))
+    sealed = measure_and_seal(tmp, draft, test_u8[:limit])
     load(tmp)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
@@ -156,8 +161,7 @@ def remeasure(folder: Path, data_dir: str, limit: int = 2000) -> Manifest:
     manifest = load(folder)
     dataset = "mnist" if manifest.dataset.name == "mnist" else "cifar10"
     _, test_u8, _ = load_images(dataset, Path(data_dir))
-    metrics = measure(folder, manifest, test_u8[:limit])
-    return seal(folder, manifest.model_copy(update={"metrics": {k: round(v, 4) for k, v in metrics.items()}}))
+    return measure_and_seal(folder, manifest, test_u8[:limit])
 
 
 if __name__ == "__main__":
