@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 MANIFEST_FILE = "manifest.json"
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
+HYPER_DECODER_FILE = "hyper_decoder.onnx"  # hyperprior codecs only: side latent -> means and scales of the latent
 SCHEMA_VERSION: Final = 1
 VERSION_HEX_CHARS = 16  # 8 bytes: the payload header carries them raw
 
@@ -100,6 +101,30 @@ class PriorTables(_Strict):
         return self
 
 
+class GaussianTables(_Strict):
+    """A hyperprior codec's fixed Gaussian tables, read by ``aecodec_wire.hyperprior``.
+
+    An element whose predicted scale is sigma uses table i = the first ``scales[i] >= sigma`` (the last if
+    none): its symbol s = round(y - mu) is clipped to [minima[i], minima[i] + len(counts[i]) - 1] and
+    range-coded with the positive integer frequencies ``counts[i]`` (a zero-mean Gaussian of scale
+    ``scales[i]`` convolved with U(-1/2, 1/2), at 2**precision, tails folded into the end bins).
+    """
+
+    precision: int = Field(ge=8, le=24)
+    scales: list[float]
+    minima: list[int]
+    counts: list[list[int]]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GaussianTables:
+        n = len(self.scales)
+        if not (len(self.minima) == len(self.counts) == n) or n == 0:
+            raise ValueError("gaussian: scales, minima and counts need one entry per table")
+        if any(not row or min(row) < 1 for row in self.counts) or sorted(self.scales) != self.scales:
+            raise ValueError("gaussian: scales must ascend and every table needs positive counts")
+        return self
+
+
 class DatasetInfo(_Strict):
     name: str
     md5: dict[str, str] = Field(default_factory=dict)  # file name -> md5 of the files trained on
@@ -131,6 +156,10 @@ class Manifest(_Strict):
     # payloads carry instead of the model name (see CompactCode in v1/payload.proto)
     prior: PriorTables | None = None
     wire_id: int | None = Field(default=None, ge=1, le=255)  # the high byte of CompactCode.check
+    # hyperprior codecs only: y is coded with Gaussian tables picked by hyper_decoder.onnx's scales, and
+    # ``prior`` then codes the side latent z, whose channel count is ``side_channels``
+    gaussian: GaussianTables | None = None
+    side_channels: int | None = Field(default=None, ge=1)
     version: str = ""  # content hash, set by ``seal``
 
     @property
@@ -150,13 +179,13 @@ class Manifest(_Strict):
 def _unset_optional(manifest: Manifest) -> set[str]:
     """Optional codec-only fields left at None: omitted from the hash and the file, so adding them
     changed no existing model's version."""
-    return {k for k in ("prior", "wire_id") if getattr(manifest, k) is None}
+    return {k for k in ("prior", "wire_id", "gaussian", "side_channels") if getattr(manifest, k) is None}
 
 
 def content_hash(folder: Path, manifest: Manifest) -> str:
     """sha256 over both ONNX files and the manifest (without its version), shortened."""
     h = hashlib.sha256()
-    for fname in (ENCODER_FILE, DECODER_FILE):
+    for fname in (ENCODER_FILE, DECODER_FILE) + ((HYPER_DECODER_FILE,) if manifest.gaussian else ()):
         h.update((folder / fname).read_bytes())
     body = manifest.model_dump(mode="json", exclude={"version"} | _unset_optional(manifest))
     h.update(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
