@@ -160,6 +160,9 @@ class Manifest(_Strict):
     # ``prior`` then codes the side latent z, whose channel count is ``side_channels``
     gaussian: GaussianTables | None = None
     side_channels: int | None = Field(default=None, ge=1)
+    # any-size models whose latent is not at 1/pad_multiple of the side (a hyperprior pads to 64 for z, but
+    # y is at 1/16): the latent's downsampling factor
+    latent_stride: int | None = Field(default=None, ge=1)
     version: str = ""  # content hash, set by ``seal``
 
     @property
@@ -170,7 +173,7 @@ class Manifest(_Strict):
         """Concrete latent shape for an (already padded) input of height x width."""
         if self.input.fixed_size:
             return tuple(int(d) for d in self.latent_shape if d is not None)
-        factor = self.input.pad_multiple
+        factor = self.latent_stride or self.input.pad_multiple
         c = self.latent_shape[0]
         assert c is not None
         return (c, height // factor, width // factor)
@@ -179,7 +182,7 @@ class Manifest(_Strict):
 def _unset_optional(manifest: Manifest) -> set[str]:
     """Optional codec-only fields left at None: omitted from the hash and the file, so adding them
     changed no existing model's version."""
-    return {k for k in ("prior", "wire_id", "gaussian", "side_channels") if getattr(manifest, k) is None}
+    return {k for k in ("prior", "wire_id", "gaussian", "side_channels", "latent_stride") if getattr(manifest, k) is None}
 
 
 def content_hash(folder: Path, manifest: Manifest) -> str:
