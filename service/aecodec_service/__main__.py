@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import uvicorn
+from pydantic import ValidationError
 
 from .core.config import get_settings
+from .core.server import uvicorn_options
 
 
 def main() -> None:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:  # one line per wrong variable, not a traceback
+        for err in exc.errors():
+            name = "AECODEC_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else "settings"
+            print(f"aecodec-serve: {name}: {err['msg']}", file=sys.stderr)
+        sys.exit(2)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
-        "aecodec_service.main:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,  # per-request logs would cost more than the request; /metrics counts them
-    )
+    uvicorn.run("aecodec_service.main:create_app", factory=True, workers=settings.workers, **uvicorn_options(settings))
 
 
 if __name__ == "__main__":

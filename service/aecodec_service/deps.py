@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from .core.config import Settings
-from .core.errors import ApiError
+from .core.errors import ApiError, echo
 from .core.metrics import Metrics
 from .runtime.pipeline import Pipeline
 from .runtime.registry import ModelRegistry
@@ -80,7 +80,7 @@ def resolve_model(request: Request, registry: ModelRegistry, name: str | None, e
         if found is None:
             raise ApiError(
                 404,
-                f"no model named {name!r}; served models: {', '.join(sorted(registry.models))}",
+                f"no model named {echo(name)}; served models: {', '.join(sorted(registry.models))}",
                 kind="unknown-model",
             )
         rt = found
@@ -104,7 +104,7 @@ _FALSE = {"false", "0", "no", "off"}
 
 
 def _invalid(name: str, msg: str, given: str) -> ApiError:
-    return ApiError(422, f"query parameter {name!r}: {msg} (got {given!r})", kind="invalid-parameter")
+    return ApiError(422, f"query parameter {name!r}: {msg} (got {echo(given)})", kind="invalid-parameter")
 
 
 def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:

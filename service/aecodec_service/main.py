@@ -1,96 +1,44 @@
-"""Builds the FastAPI app: settings, runtime, routers, error handlers, middleware."""
+"""Builds the FastAPI app: settings, the service's parts, routers, error handlers, middleware."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
-from typing import Any
-
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
 
+from . import openapi, routers
 from .core import errors
 from .core.config import Settings, get_settings
-from .core.fastpath import hot_routes
-from .core.metrics import GuardMiddleware, Metrics
-from .core.security import bearer_security
-from .deps import Service
-from .routers import admin, decode, denoise, encode, health, interpolate, models, sample
-from .runtime.pipeline import Pipeline
-from .runtime.registry import ModelRegistry
-
-log = logging.getLogger("aecodec.service")
+from .core.fastpath import FastPathMiddleware, hot_routes
+from .core.limits import BodyLimitMiddleware
+from .core.metrics import MetricsMiddleware
+from .core.security import AuthMiddleware
+from .lifespan import build_service, lifespan
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    metrics = Metrics()
-    inference = ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="ort")
-    cpu = ThreadPoolExecutor(max(2, settings.cpu_count), thread_name_prefix="cpu")
-    registry = ModelRegistry(settings, inference, metrics)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loading = asyncio.create_task(registry.reload())  # /healthz answers while models load
-        loop = asyncio.get_running_loop()
-        with suppress(ValueError, RuntimeError, NotImplementedError):  # not the main thread / no SIGHUP here
-            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(registry.reload()))
-        yield
-        with suppress(ValueError, RuntimeError, NotImplementedError):
-            loop.remove_signal_handler(signal.SIGHUP)
-        loading.cancel()
-        inference.shutdown(wait=False, cancel_futures=True)
-        cpu.shutdown(wait=False, cancel_futures=True)
-
+    service, shutdown = build_service(settings)
     app = FastAPI(
         title="aecodec",
         version="0.1.0",
-        lifespan=lifespan,
-        docs_url=None,
-        openapi_url=None,
         description="Autoencoder image codec: compress images into small payloads and back, denoise, sample.",
+        lifespan=lifespan(service, shutdown),
+        docs_url=None,  # served by openapi.install, behind the API key like the rest
+        openapi_url=None,
     )
-    app.state.settings, app.state.registry, app.state.metrics = settings, registry, metrics
-    app.state.pipeline = Pipeline(settings, cpu, in_flight=lambda: metrics.in_flight)
-    app.state.service = Service(settings, registry, app.state.pipeline, metrics)
+    app.state.service = service
+    app.state.settings, app.state.registry = settings, service.registry
+    app.state.pipeline, app.state.metrics = service.pipeline, service.metrics
     errors.install(app)
-    app.include_router(health.router)
-    for r in (
-        encode.router,
-        decode.router,
-        denoise.router,
-        sample.router,
-        interpolate.router,
-        models.router,
-        admin.router,
-    ):
-        app.include_router(r)  # the API key is checked by GuardMiddleware, before routing
+    for router in routers.ALL:
+        app.include_router(router)
+    openapi.install(app, settings)
 
-    build_schema = app.openapi
-
-    def schema_with_security() -> dict[str, Any]:
-        return bearer_security(build_schema())  # FastAPI caches the dict, so this runs once
-
-    app.openapi = schema_with_security  # type: ignore[method-assign]
-
-    @app.get("/openapi.json", include_in_schema=False)
-    async def openapi() -> JSONResponse:
-        return JSONResponse(app.openapi())
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="aecodec API")
-
+    # pure-ASGI middleware, innermost first: each request meets metrics, then keys, then the body limit
+    if settings.fast_path:
+        app.add_middleware(FastPathMiddleware, hot=hot_routes(routers.HOT))
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
-        GuardMiddleware,
-        metrics=metrics,
-        max_body_bytes=settings.max_body_bytes,
-        api_keys=settings.api_keys,
-        hot=hot_routes([encode.router, decode.router, denoise.router]) if settings.fast_path else None,
+        AuthMiddleware, api_keys=settings.api_keys, admin_keys=settings.admin_keys, admin_open=settings.admin_open
     )
+    app.add_middleware(MetricsMiddleware, metrics=service.metrics)
     return app

@@ -1,11 +1,28 @@
-"""OpenAPI fragments for the binary bodies FastAPI cannot infer from signatures."""
+"""The OpenAPI document: fragments for the binary bodies FastAPI cannot infer, and what only the app knows.
+
+``install`` serves /openapi.json and /docs, and completes the generated document with the
+bearer scheme and its 401 (403 for admin) on every operation behind a key, and the limits
+that come from the settings (``maximum`` of ``n`` and ``steps``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from .core.config import Settings
+from .core.security import ADMIN_PREFIX, bearer_security
+
 BINARY = {"type": "string", "format": "binary"}
 _MULTIPART = {"type": "object", "properties": {"files": {"type": "array", "items": BINARY}}, "required": ["files"]}
+TWO_FILES = {
+    "type": "object",
+    "properties": {"files": {"type": "array", "items": BINARY, "minItems": 2, "maxItems": 2}},
+    "required": ["files"],
+}
 PROBLEM = {
     "description": "Problem document (RFC 9457)",
     "content": {
@@ -20,10 +37,10 @@ PROBLEM = {
 }
 
 
-def request_body(description: str, *media: str) -> dict[str, Any]:
+def request_body(description: str, *media: str, multipart: dict[str, Any] | None = None) -> dict[str, Any]:
     content: dict[str, Any] = {}
     for m in media:
-        content[m] = {"schema": _MULTIPART} if m == "multipart/form-data" else {"schema": BINARY}
+        content[m] = {"schema": multipart or _MULTIPART} if m == "multipart/form-data" else {"schema": BINARY}
     return {"requestBody": {"required": True, "description": description, "content": content}}
 
 
@@ -57,3 +74,44 @@ ENCODE_JSON = obj(
     latent="array",
 )
 DECODE_JSON = obj(model="string", version="string", width="integer", height="integer", mode="string", image="string")
+
+
+def _complete(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    schema = bearer_security(schema)
+    for path, ops in schema.get("paths", {}).items():
+        for op in ops.values():
+            if not isinstance(op, dict):
+                continue
+            responses = op.setdefault("responses", {})
+            if op.get("security"):
+                responses.setdefault("401", PROBLEM)
+            if path.startswith(ADMIN_PREFIX):
+                responses.setdefault("403", PROBLEM)
+            for param in op.get("parameters", []):
+                limit = _MAXIMUM.get((path, param.get("name")))
+                if limit is not None:
+                    param.setdefault("schema", {})["maximum"] = getattr(settings, limit)
+    return schema
+
+
+_MAXIMUM = {("/sample", "n"): "max_sample_n", ("/interpolate", "steps"): "max_steps"}
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Serve the completed document at /openapi.json and Swagger UI at /docs."""
+    generate = app.openapi
+
+    def completed() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _complete(generate(), settings)
+        return app.openapi_schema
+
+    app.openapi = completed  # type: ignore[method-assign]
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="aecodec API")

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import uvicorn
 from aecodec_service.core.config import Settings
+from aecodec_service.core.server import protocol_for, uvicorn_options
 from aecodec_service.main import create_app
 from fastapi import FastAPI
 
@@ -43,7 +44,8 @@ def serve(model_dir: Path, wait_ready: bool = True, **overrides: Any) -> Iterato
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, loop="uvloop", http="httptools", log_level="warning", lifespan="on")
+    options = uvicorn_options(settings, protocol_for(settings)) | {"log_level": "warning", "lifespan": "on"}
+    config = uvicorn.Config(app, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -75,7 +75,7 @@ def test_openapi_describes_binary_bodies(fake_server: Running) -> None:
 
 
 def test_api_keys(fake_models: Path) -> None:
-    with serve(fake_models, api_keys=["k1", "k2"]) as s, s.client() as c:
+    with serve(fake_models, api_keys=["k1", "k2"], admin_keys=["adm"]) as s, s.client() as c:
         assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
         for path in ("/models", "/metrics", "/openapi.json"):
             r = c.get(path)
@@ -86,7 +86,9 @@ def test_api_keys(fake_models: Path) -> None:
         assert c.post("/admin/reload").status_code == 401
         ok = {"Authorization": "Bearer k2"}
         assert c.post("/encode", content=DIGIT, headers=IMG | ok).status_code == 200
-        assert c.post("/admin/reload", headers=ok).status_code == 200
+        r = c.post("/admin/reload", headers=ok)  # an API key is not an admin key
+        assert r.status_code == 401 and "wrong admin key" in r.json()["detail"]
+        assert c.post("/admin/reload", headers={"Authorization": "Bearer adm"}).status_code == 200
 
 
 def test_queue_full_answers_503_with_retry_after(fake_models: Path) -> None:
@@ -120,7 +122,7 @@ def test_queue_full_answers_503_with_retry_after(fake_models: Path) -> None:
 def test_reload_swaps_and_reports_broken_model(fake_models: Path, tmp_path: Path) -> None:
     root = tmp_path / "models"
     shutil.copytree(fake_models, root)
-    with serve(root) as s, s.client() as c:
+    with serve(root, admin_open=True) as s, s.client() as c:
         before = c.get("/models/mnist-ae").json()["version"]
         payload = c.post("/encode", content=DIGIT, headers=IMG).content
         # a broken model file: the old version keeps serving, the answer says why
@@ -149,15 +151,38 @@ def test_not_ready_without_models(tmp_path: Path) -> None:
         assert c.post("/encode", content=DIGIT, headers=IMG).status_code == 503
 
 
-@pytest.mark.parametrize("available", [["CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]])
-def test_provider_order_is_cuda_first(monkeypatch: pytest.MonkeyPatch, available: list[str]) -> None:
-    import onnxruntime as ort
+@pytest.mark.parametrize("usable", [["CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]])
+def test_provider_order_is_cuda_first(monkeypatch: pytest.MonkeyPatch, usable: list[str]) -> None:
+    from aecodec_service.core import providers
     from aecodec_service.runtime.sessions import choose_providers
 
-    monkeypatch.setattr(ort, "get_available_providers", lambda: ["TensorrtExecutionProvider", *available])
+    monkeypatch.setattr(providers, "unusable", lambda p: None if p in usable else "its library does not load")
     chosen = choose_providers(["CUDAExecutionProvider", "CPUExecutionProvider"])
-    assert chosen == available
+    assert chosen == usable
     assert choose_providers(["CUDAExecutionProvider"])[-1] == "CPUExecutionProvider"
+
+
+def test_unloadable_provider_is_skipped_with_its_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider whose library does not load (onnxruntime-gpu without CUDA) is not asked for."""
+    import ctypes
+
+    import onnxruntime as ort
+    from aecodec_service.core import providers
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ctypes, "CDLL", _no_cublas)
+    monkeypatch.setattr(providers.Path, "glob", lambda self, pattern: iter([self / "libonnxruntime_providers_cuda.so"]))
+    providers.unusable.cache_clear()
+    try:
+        why = providers.unusable("CUDAExecutionProvider")
+        assert why is not None and "libcublasLt.so.13" in why
+        assert providers.usable(["CUDAExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    finally:
+        providers.unusable.cache_clear()
+
+
+def _no_cublas(path: str) -> None:
+    raise OSError("libcublasLt.so.13: cannot open shared object file: No such file or directory")
 
 
 def test_sighup_reloads_the_cli_server(fake_models: Path, tmp_path: Path) -> None:

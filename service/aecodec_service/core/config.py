@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
@@ -63,20 +63,43 @@ class Settings(BaseSettings):
     fast_path: bool = True
     pad_mode: Literal["edge", "reflect", "symmetric"] = "edge"
 
+    # connections (uvicorn): header size, header/body/idle deadlines; see core/server.py
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)  # request line + headers; beyond it: 431
+    header_timeout_s: float = Field(default=10.0, gt=0)  # from the first byte to the end of the headers: else 408
+    body_timeout_s: float = Field(default=60.0, gt=0)  # from the end of the headers to the end of the body: else 408
+    keep_alive_s: int = Field(default=5, ge=1)  # an idle keep-alive connection is closed after this
+
     # security: when non-empty, every endpoint but /healthz and /readyz needs "Authorization: Bearer KEY"
     api_keys: CommaList = []
+    # /admin/*: needs one of these keys; with none, admin is off (403) unless admin_open (local development)
+    admin_keys: CommaList = []
+    admin_open: bool = False
+    # > 0: every replica checks the model folder this often and reloads when a file changed (0: SIGHUP or
+    # POST /admin/reload only)
+    reload_poll_s: float = Field(default=0.0, ge=0)
 
     # defaults when ?model= is omitted (None: the first loaded model of the right kind)
     default_model: str = "mnist-ae"
     default_denoise_model: str | None = None
     default_vae_model: str | None = None
 
-    @field_validator("providers", "api_keys", mode="before")
+    @field_validator("providers", "api_keys", "admin_keys", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        """'a, b' -> ['a', 'b']; a list that is not blank but names nothing (' , ') is an error, not 'no keys'."""
+        parts = value.split(",") if isinstance(value, str) else value
+        if not isinstance(parts, list):
+            return value
+        kept = [p.strip() for p in parts if isinstance(p, str) and p.strip()]
+        if not kept and any(isinstance(p, str) and p for p in parts):
+            raise ValueError("the list holds only blanks and commas; leave it empty or unset to mean none")
+        return kept
+
+    @model_validator(mode="after")
+    def _admin_is_keyed_or_open(self) -> Settings:
+        if self.admin_keys and self.admin_open:
+            raise ValueError("set AECODEC_ADMIN_KEYS or AECODEC_ADMIN_OPEN=true, not both")
+        return self
 
     @property
     def cpu_count(self) -> int:

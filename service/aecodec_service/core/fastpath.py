@@ -5,23 +5,21 @@ themselves (``deps.query_*``), so nothing needs FastAPI's routing, dependency
 resolution or exception middleware at request time; these steps cost more than
 image decoding, inference and range coding of a 28x28 digit together. The routes
 stay declared on the FastAPI app, which still documents them (/docs, /openapi.json)
-and answers every other method on those paths (405). Errors become the same
-problem documents as everywhere else.
+and answers every other method on those paths (405). Errors become problem documents
+through the same mapping as everywhere else (``errors.to_problem``).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi.routing import APIRoute, APIRouter
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .errors import ApiError, problem
+from .errors import to_problem
 
-log = logging.getLogger("aecodec.service")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -35,21 +33,26 @@ def hot_routes(routers: list[APIRouter]) -> dict[str, tuple[APIRoute, Endpoint]]
     return found
 
 
-async def serve(route: APIRoute, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
-    scope["route"] = route
-    request = Request(scope, receive)
-    try:
-        response = await endpoint(request)
-    except ApiError as exc:
-        response = problem(exc.status, exc.detail, exc.kind, exc.headers)
-    except ClientDisconnect:  # nobody is listening: no 500, no traceback
-        response = problem(400, "the client disconnected before sending the whole body", "client-disconnected")
-    except Exception as exc:
-        log.exception("unexpected error")
-        response = problem(
-            500, f"internal error ({type(exc).__name__}); this is a bug in the service, please report it"
-        )
-    try:
-        await response(scope, receive, send)
-    finally:
-        await request.close()  # multipart uploads spooled to temporary files
+class FastPathMiddleware:
+    """Innermost middleware: a POST to a hot path goes straight to its endpoint; anything else to the app."""
+
+    def __init__(self, app: ASGIApp, hot: dict[str, tuple[APIRoute, Endpoint]]) -> None:
+        self.app = app
+        self.hot = hot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hot = self.hot.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if hot is None:
+            await self.app(scope, receive, send)
+            return
+        route, endpoint = hot
+        scope["route"] = route
+        request = Request(scope, receive)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:
+            response = to_problem(exc)
+        try:
+            await response(scope, receive, send)
+        finally:
+            await request.close()  # multipart uploads spooled to temporary files

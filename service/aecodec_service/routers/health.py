@@ -1,12 +1,17 @@
-"""Liveness and readiness probes; never behind the API key."""
+"""Liveness and readiness probes; never behind the API key, so they tell nothing about the machine.
+
+/readyz names the model folders that failed and says where the reason is (the server log, or
+``POST /admin/reload``), never a path or an onnxruntime message.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from .. import openapi
 from ..core.errors import problem
-from ..deps import RegistryDep
+from ..deps import ServiceDep
 
 router = APIRouter(tags=["operations"])
 
@@ -17,12 +22,17 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Models are still loading or one failed"}})
-async def readyz(registry: RegistryDep) -> JSONResponse:
-    """200 once every model folder has a version serving; 503 (with the reasons) until then."""
+@router.get("/readyz", responses={503: openapi.PROBLEM | {"description": "Models are still loading or one failed"}})
+async def readyz(svc: ServiceDep) -> Response:
+    """200 once every model folder has a version serving; 503 (naming the folders that failed) until then."""
+    registry = svc.registry
     if registry.ready:
         return JSONResponse({"status": "ready", "models": {n: m.version for n, m in sorted(registry.models.items())}})
     if not registry.loaded_once:
-        return problem(503, "models are still loading; retry shortly", "not-ready", {"Retry-After": "1"})  # type: ignore[return-value]
-    why = "; ".join(f"{k}: {v}" for k, v in registry.errors.items()) or "no model loaded"
-    return problem(503, f"not every model is loaded: {why}", "not-ready", {"Retry-After": "5"})  # type: ignore[return-value]
+        return problem(503, "models are still loading; retry shortly", "not-ready", {"Retry-After": "1"})
+    failed = sorted(name for name in registry.errors if name != str(svc.settings.model_dir))
+    if failed:
+        why = f"model folder(s) not loaded: {', '.join(failed)}; the server log (or POST /admin/reload) says why"
+    else:
+        why = "no model folder (with a manifest.json) was found in the model directory (AECODEC_MODEL_DIR)"
+    return problem(503, why, "not-ready", {"Retry-After": "5"})

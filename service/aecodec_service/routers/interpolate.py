@@ -12,7 +12,7 @@ from ..bodies import PROTOBUF, read_images
 from ..core.errors import ApiError
 from ..core.negotiate import negotiate
 from ..deps import ModelName, ServiceDep, resolve_model
-from .sample import OFFERED, image_list_response
+from ..responses import IMAGE_LIST, image_list_response
 
 router = APIRouter(tags=["generative"])
 _BODY = openapi.request_body(
@@ -41,7 +41,7 @@ async def interpolate(
     resize: Annotated[bool, Query(description="resize to a fixed-size model's input instead of refusing")] = False,
 ) -> Response:
     """Decode `steps` evenly spaced points from the first image's latent mean to the second's."""
-    answer = negotiate(request.headers.get("accept"), OFFERED)
+    answer = negotiate(request.headers.get("accept"), IMAGE_LIST)
     if steps > svc.settings.max_steps:
         raise ApiError(422, f"steps={steps} is too many; at most {svc.settings.max_steps}", kind="steps-too-large")
     rt = resolve_model(request, svc.registry, model, "interpolate")

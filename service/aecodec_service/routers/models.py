@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ..core.errors import ApiError
+from ..core.errors import ApiError, echo
 from ..deps import RegistryDep
 from ..runtime.sessions import ModelRuntime
 
@@ -48,7 +48,9 @@ async def get_model(name: str, registry: RegistryDep, request: Request) -> dict[
     rt = registry.get(name)
     if rt is None:
         raise ApiError(
-            404, f"no model named {name!r}; served models: {', '.join(sorted(registry.models))}", kind="unknown-model"
+            404,
+            f"no model named {echo(name)}; served models: {', '.join(sorted(registry.models))}",
+            kind="unknown-model",
         )
     request.state.model = name
     return describe(rt)

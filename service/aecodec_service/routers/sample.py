@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 import math
 import secrets
 from typing import Annotated
 
-from aecodec_wire.v1 import api_pb2
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
-from PIL import Image
+from fastapi.responses import Response
 
 from .. import openapi
-from ..bodies import IMAGE_BATCH, PROTOBUF
+from ..bodies import PROTOBUF
 from ..core.errors import ApiError
 from ..core.negotiate import negotiate
 from ..deps import ModelName, ServiceDep, resolve_model
-from ..runtime.imaging import encode_image, grid
+from ..responses import IMAGE_LIST, image_list_response
 
 router = APIRouter(tags=["generative"])
-OFFERED = ["image/png", "application/json", PROTOBUF]
 SAMPLE_JSON = openapi.obj(model="string", version="string", seed="integer", images="array")
 
 
@@ -44,7 +40,7 @@ async def sample(
     temperature: Annotated[float, Query(gt=0, le=10, allow_inf_nan=False, description="prior std. dev.")] = 1.0,
 ) -> Response:
     """Decode `n` latents drawn from N(0, temperature²) with numpy's Generator seeded by `seed`."""
-    answer = negotiate(request.headers.get("accept"), OFFERED)
+    answer = negotiate(request.headers.get("accept"), IMAGE_LIST)
     if n > svc.settings.max_sample_n:
         raise ApiError(
             422, f"n={n} is too many; at most {svc.settings.max_sample_n} samples per request", kind="n-too-large"
@@ -60,13 +56,3 @@ async def sample(
         {"model": rt.name, "version": rt.version, "seed": seed},
         columns=math.ceil(math.sqrt(n)),
     )
-
-
-def image_list_response(pixels: list, answer: str, headers: dict[str, str], meta: dict, columns: int) -> Response:
-    """Several images as one PNG grid, as a JSON list of base64 PNGs, or as an ImageBatch."""
-    if answer == "image/png":
-        return Response(encode_image(grid(pixels, columns)), media_type="image/png", headers=headers)
-    pngs = [encode_image(Image.fromarray(p)) for p in pixels]
-    if answer == PROTOBUF:
-        return Response(api_pb2.ImageBatch(images=pngs).SerializeToString(), media_type=IMAGE_BATCH, headers=headers)
-    return JSONResponse(meta | {"images": [base64.b64encode(p).decode() for p in pngs]}, headers=headers)

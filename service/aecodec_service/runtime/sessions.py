@@ -14,6 +14,7 @@ from aecodec_wire.latent_codec import LatentCodec
 from aecodec_wire.prior_codec import PriorCodec
 
 from ..core.config import Settings
+from ..core.providers import usable
 from .batcher import MicroBatcher
 
 log = logging.getLogger("aecodec.runtime")
@@ -36,8 +37,7 @@ ENDPOINTS_BY_KIND = {
 
 def choose_providers(preferred: list[str]) -> list[str]:
     """The preferred providers this onnxruntime build offers, in the preferred order; CPU always last resort."""
-    available = set(ort.get_available_providers())
-    chosen = [p for p in preferred if p in available]
+    chosen = usable(preferred)  # those that can run here; the reason any other cannot is logged once
     if "CPUExecutionProvider" not in chosen:
         chosen.append("CPUExecutionProvider")
     return chosen
