@@ -1,143 +1,137 @@
-"""Latent <-> payload for one model: quantise, range-code and wrap in a header, and back.
+"""What every latent coder offers (``LatentCodec``), and the payload-header rules all of them share.
 
-This is the only place that knows how a manifest's statistics become symbols,
-so the service, the SDK and the training tools cannot disagree about it.
+A latent codec turns the encoder graph's output into payload bytes and a payload back into the decoder
+graph's input, for one model version. Implementations: ``UniformCodec`` (uniform_codec.py: per-channel
+uniform quantiser, tables from the manifest's histograms) and ``PriorCodec`` (prior_codec.py: a codec
+model's learned factorised prior). ``codec_for`` (codec_factory.py) picks one from the manifest.
+
+Room for more: a codec may code several encoder outputs (``latent_names``; a scale hyperprior codes the
+latent y and a side latent z, passed as a mapping by output name) and may be given model-side callables at
+construction (e.g. ``hyper_decoder``: z_hat -> per-element scales, run by the service as a third ONNX
+graph). The decoder graph always takes one array: what ``decode`` returns.
+
+``Geometry`` is the one place that decides which header fields a model fixes (and so are left out of the
+payload), fills them back in, and checks a header against the model and the pixel limit before any work
+proportional to the sizes it declares.
 """
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from . import payload
-from .entropy import ChannelTables
-from .errors import CorruptPayload, ModelMismatch
+from .errors import CorruptPayload
 from .manifest import Manifest
-from .quantize import check_bits, dequantize, quantize, tables_for_bits
+from .payload import MODE_TO_PB, Code
 from .v1 import payload_pb2 as pb
 
-DEFAULT_BITS = 8
+Latents = np.ndarray | Mapping[str, np.ndarray]  # (N, ...) encoder output(s); a mapping is keyed by output name
+SideModel = Callable[[np.ndarray], list[np.ndarray]]  # e.g. a hyperprior's decoder graph: z_hat -> [means, scales]
+MAX_LATENT_VALUES = 1 << 24  # per image: far beyond any served model; bounds decoding work before it starts
+PRIMARY = "latent"  # the encoder output the decoder graph inverts
 
 
-class LatentCodec:
-    """Encodes and decodes the latents of one model version."""
+@runtime_checkable
+class LatentCodec(Protocol):
+    """Latent(s) of one model version <-> payload bytes."""
 
-    def __init__(self, manifest: Manifest) -> None:
-        self.manifest = manifest
-        stats = manifest.latent_stats
-        self._lo = np.asarray(stats.lo, dtype=np.float64)
-        self._hi = np.asarray(stats.hi, dtype=np.float64)
-        self._counts = np.asarray(stats.counts, dtype=np.int64)
-        self._width = self._hi - self._lo  # exactly what ``quantize`` divides by
-        self._version = bytes.fromhex(manifest.version)
-        spec = manifest.input
-        # what the header may leave out because the model fixes it: native size, mode and latent shape
-        self._native_size = (int(spec.width), int(spec.height)) if spec.width and spec.height else None
-        self._native_mode = "L" if spec.channels == 1 else "RGB"
-        fixed_latent = all(d is not None for d in manifest.latent_shape)
-        self._native_latent = tuple(int(d) for d in manifest.latent_shape if d is not None) if fixed_latent else None
-
-    @lru_cache(maxsize=8)  # noqa: B019 - one codec per model version, a handful of bit depths
-    def _tables(self, bits: int) -> ChannelTables:
-        return ChannelTables(tables_for_bits(self._counts, bits))
+    manifest: Manifest
+    latent_names: tuple[str, ...]  # encoder outputs it codes, the decoder's input first
+    bit_depths: tuple[int, ...]  # choices of ``bits``; empty when the codec has one fixed rate
 
     def encode(
-        self, latents: np.ndarray, sizes: list[tuple[int, int]], modes: list[str], bits: int = DEFAULT_BITS
+        self, latents: Latents, sizes: Sequence[tuple[int, int]], modes: Sequence[str], bits: int | None = None
     ) -> list[bytes]:
-        """(N, C, *spatial) latents -> N payloads; sizes are the originals' (width, height)."""
-        check_bits(bits)
-        symbols = (
-            quantize(latents, self._lo, self._hi, bits) if latents.ndim != 2 else self._quantize_flat(latents, bits)
-        )
-        tables = self._tables(bits)
-        out = []
-        for sym, (width, height), mode in zip(symbols, sizes, modes, strict=True):
-            code = pb.LatentCode(
-                format_version=payload.FORMAT_VERSION,
-                model=self.manifest.name,
-                model_version=self._version,
-                quantizer=pb.QUANTIZER_UNIFORM_TABLE,
-                bits=bits,
-                data=tables.encode(sym),
-            )
-            # fields the model already fixes stay at their proto3 default and cost no bytes
-            if sym.shape != self._native_latent:
-                code.latent_shape.extend(sym.shape)
-            if (width, height) != self._native_size:
-                code.width, code.height = width, height
-            if mode != self._native_mode:
-                code.mode = payload.MODE_TO_PB[mode]
-            out.append(payload.pack(code))
-        return out
+        """(N, ...) latents -> N payloads; ``sizes`` are the originals' (width, height)."""
+        ...
 
-    def _quantize_flat(self, latents: np.ndarray, bits: int) -> np.ndarray:
-        """``quantize`` for (N, C) latents with the per-channel arrays prepared once: the same float64
-        operations in the same order, so the same symbols (tests/wire checks it), at half the cost."""
-        scaled = latents.astype(np.float64)
-        scaled -= self._lo
-        scaled /= self._width
-        scaled *= 1 << bits
-        np.floor(scaled, out=scaled)
-        np.clip(scaled, 0, (1 << bits) - 1, out=scaled)
-        return scaled.astype(np.int32)
+    def decode(self, code: Code, *, max_pixels: int | None = None) -> np.ndarray:
+        """One payload's message -> the decoder graph's (1, ...) input; fills in the header's omitted fields.
 
-    def fill_defaults(self, code: pb.LatentCode) -> None:
-        """Write back the fields the encoder left out because this model fixes them."""
-        if not code.latent_shape and self._native_latent is not None:
-            code.latent_shape.extend(self._native_latent)
-        if not code.width and not code.height and self._native_size is not None:
-            code.width, code.height = self._native_size
+        The header is checked against the model (and ``max_pixels``, the decoded image's area) first."""
+        ...
+
+    def estimated_bits(self, latents: Latents, bits: int | None = None) -> np.ndarray:
+        """(N,) ideal code lengths in bits of these latents under the codec's tables (no header)."""
+        ...
+
+
+def primary(latents: Latents) -> np.ndarray:
+    """The decoder-side latent out of the encoder output(s)."""
+    return latents[PRIMARY] if isinstance(latents, Mapping) else latents
+
+
+class Geometry:
+    """What one model fixes in a payload header (native size, mode, latent shape) and what it accepts."""
+
+    def __init__(self, manifest: Manifest, *, omit_implied_latent: bool) -> None:
+        self.manifest = manifest
+        spec = manifest.input
+        self.native_size = (int(spec.width), int(spec.height)) if spec.width and spec.height else None
+        self.native_mode = "L" if spec.channels == 1 else "RGB"
+        fixed = all(d is not None for d in manifest.latent_shape)
+        self.native_latent = tuple(int(d) for d in manifest.latent_shape if d is not None) if fixed else None
+        # whether an any-size model's payloads leave out the latent shape their width and height imply
+        self._omit_implied = omit_implied_latent
+
+    def implied_latent(self, width: int, height: int) -> tuple[int, ...]:
+        """The latent shape an image of this size has: the native one, or the one the padded size implies."""
+        if self.native_latent is not None:
+            return self.native_latent
+        m = self.manifest.input.pad_multiple
+        return self.manifest.latent_shape_for(-(-height // m) * m, -(-width // m) * m)
+
+    def write(self, code: Code, latent_shape: tuple[int, ...], width: int, height: int, mode: str) -> None:
+        """Set the header fields, leaving at their proto3 default (no bytes) those the model fixes."""
+        omitted = self.native_latent
+        if omitted is None and self._omit_implied:
+            omitted = self.implied_latent(width, height)
+        if latent_shape != omitted:
+            code.latent_shape.extend(latent_shape)
+        if (width, height) != self.native_size:
+            code.width, code.height = width, height
+        if mode != self.native_mode:
+            code.mode = MODE_TO_PB[mode]
+
+    def fill(self, code: Code) -> None:
+        """Write back the fields the encoder left out because the model fixes them."""
+        if not code.width and not code.height and self.native_size is not None:
+            code.width, code.height = self.native_size
+        if not code.latent_shape:
+            if self.native_latent is not None:
+                code.latent_shape.extend(self.native_latent)
+            elif code.width and code.height:
+                code.latent_shape.extend(self.implied_latent(code.width, code.height))
         if code.mode == pb.IMAGE_MODE_UNSPECIFIED:
-            code.mode = payload.MODE_TO_PB[self._native_mode]
+            code.mode = MODE_TO_PB[self.native_mode]
 
-    def check(self, code: pb.LatentCode) -> None:
-        """Refuse a code made by another model or version, or one this model cannot hold."""
+    def check(self, code: Code, max_pixels: int | None = None) -> tuple[int, ...]:
+        """Refuse a (filled) header this model cannot decode, before any work its sizes imply.
+
+        A fixed-size model takes exactly its latent shape; an any-size model the latent shape its width
+        and height imply. The decoded image (width x height) must be within ``max_pixels``."""
         name = self.manifest.name
-        if code.model != name:
-            raise ModelMismatch(
-                f"payload was made by model {code.model!r}, not {name!r}",
-                model=code.model,
-                payload_version=code.model_version.hex(),
-                served_version=None,
+        width, height = code.width, code.height
+        if not width or not height:
+            raise CorruptPayload("payload header is incomplete: the image width and height are required")
+        if max_pixels is not None and width * height > max_pixels:
+            raise CorruptPayload(
+                f"payload declares a {width}x{height} image ({width * height} pixels); at most {max_pixels} "
+                "pixels are decoded"
             )
-        if code.model_version != self._version:
-            raise ModelMismatch(
-                f"payload was made by version {code.model_version.hex()} of model {name!r}, "
-                f"but version {self.manifest.version} is served; re-encode the image with this version",
-                model=name,
-                payload_version=code.model_version.hex(),
-                served_version=self.manifest.version,
-            )
-        if code.quantizer != pb.QUANTIZER_UNIFORM_TABLE:
-            raise CorruptPayload(f"payload quantizer {code.quantizer} is not the one model {name!r} uses")
-        try:
-            check_bits(code.bits)
-        except ValueError as exc:
-            raise CorruptPayload(f"payload header: {exc}") from exc
+        if code.mode not in MODE_TO_PB.values():
+            raise CorruptPayload(f"payload image mode {code.mode} is not one of L, RGB, RGBA, LA")
         shape = tuple(code.latent_shape)
-        expected = self.manifest.latent_shape
-        if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape, strict=False)):
-            raise CorruptPayload(f"payload latent shape {list(shape)} does not fit model {name!r} ({expected})")
-        if not shape or not code.width or not code.height:
-            raise CorruptPayload("payload header is incomplete: latent shape and image size are required")
-        if math.prod(shape) > 1 << 24:
+        expected = self.implied_latent(width, height)
+        if shape != expected:
+            what = "takes" if self.native_latent is not None else f"gives a {width}x{height} image"
+            raise CorruptPayload(
+                f"payload latent shape {list(shape)} does not fit model {name!r}, which {what} "
+                f"latent shape {list(expected)}"
+            )
+        if math.prod(shape) > MAX_LATENT_VALUES:
             raise CorruptPayload(f"payload latent shape {list(shape)} is too large")
-
-    def decode(self, code: pb.LatentCode) -> np.ndarray:
-        """A LatentCode -> (1, C, *spatial) float32 latent; fills in the header's omitted fields."""
-        self.fill_defaults(code)
-        self.check(code)
-        try:
-            symbols = self._tables(code.bits).decode(code.data, tuple(code.latent_shape))
-        except Exception as exc:  # the coder raises on data that cannot be a valid stream
-            raise CorruptPayload(f"coded latent cannot be decoded: {exc}") from exc
-        if symbols.ndim == 1:  # ``dequantize``'s float64 operations in the same order, arrays prepared once
-            values = symbols[None].astype(np.float64)
-            values += 0.5
-            values /= 1 << code.bits
-            values *= self._width
-            values += self._lo
-            return values.astype(np.float32)
-        return dequantize(symbols[None], self._lo, self._hi, code.bits)
+        return shape

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aecodec_wire import payload as wire_payload
+from aecodec_wire import payload as wire
 from aecodec_wire.errors import PayloadError
 from aecodec_wire.v1 import api_pb2
 from fastapi import Request
 from google.protobuf.message import DecodeError
 from starlette.datastructures import UploadFile
 
-from .core.errors import ApiError
+from .runtime.errors import BadRequestInput, DomainError, MalformedBody, TooLarge, UnsupportedMediaType
 
 PROTOBUF = "application/x-protobuf"
 IMAGE_BATCH = f"{PROTOBUF}; messageType=aecodec.wire.v1.ImageBatch"
@@ -32,25 +32,32 @@ def _media(request: Request) -> tuple[str, str]:
 async def _multipart(request: Request, max_items: int) -> list[bytes]:
     try:
         form = await request.form(max_files=max_items + 1, max_fields=max_items + 1)
-    except ApiError:
+    except DomainError:
         raise
     except Exception as exc:  # the multipart parser's errors are the client's
-        raise ApiError(
-            400, f"unreadable multipart body ({exc}); send parts named 'files'", kind="bad-multipart"
+        if "Too many" in str(getattr(exc, "detail", exc)):  # Starlette's words for max_files / max_fields
+            raise TooLarge(
+                f"the multipart body holds more than {max_items} parts; at most {max_items} per request",
+                kind="batch-too-long",
+            ) from exc
+        raise MalformedBody(
+            f"unreadable multipart body ({exc}); send parts named 'files'", kind="bad-multipart"
         ) from exc
+    others = sorted({name for name, _ in form.multi_items() if name != "files"})
+    if others:
+        named = ", ".join(repr(n[:40]) for n in others[:5])
+        raise MalformedBody(f"multipart part(s) named {named}; send each item as a part named 'files'", kind="bad-part")
     files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
     return [await f.read() for f in files]
 
 
 def _check_count(blobs: list[bytes], max_items: int, what: str) -> list[bytes]:
     if not blobs:
-        raise ApiError(
-            422, f"the batch holds no {what}; send at least one (multipart parts named 'files')", kind="empty-batch"
+        raise BadRequestInput(
+            f"the batch holds no {what}; send at least one (multipart parts named 'files')", kind="empty-batch"
         )
     if len(blobs) > max_items:
-        raise ApiError(
-            413, f"the batch holds {len(blobs)} {what}; at most {max_items} per request", kind="batch-too-long"
-        )
+        raise TooLarge(f"the batch holds {len(blobs)} {what}; at most {max_items} per request", kind="batch-too-long")
     return blobs
 
 
@@ -65,57 +72,40 @@ async def read_images(request: Request, max_items: int) -> Items:
         try:
             batch.ParseFromString(body)
         except DecodeError as exc:
-            raise ApiError(400, f"body is not an ImageBatch message ({exc})", kind="bad-batch") from exc
+            raise MalformedBody(f"body is not an ImageBatch message ({exc})", kind="bad-batch") from exc
         return Items(_check_count(list(batch.images), max_items, "images"), True)
     if media and not (media.startswith("image/") or media == "application/octet-stream"):
-        raise ApiError(
-            415,
+        raise UnsupportedMediaType(
             f"Content-Type {media!r} is not accepted; send image/*, application/octet-stream, "
             f"multipart/form-data or {IMAGE_BATCH}",
-            kind="unsupported-media-type",
         )
     if not body:
-        raise ApiError(422, "empty body: expected an image file (PNG, JPEG, WebP, BMP, ...)", kind="empty-body")
+        raise BadRequestInput("empty body: expected an image file (PNG, JPEG, WebP, BMP, ...)", kind="empty-body")
     return Items([body], False)
-
-
-def _is_single_payload(body: bytes) -> bool:
-    try:
-        wire_payload.unpack(body)
-    except PayloadError:
-        return False
-    return True
 
 
 async def read_payloads(request: Request, max_items: int) -> Items:
     """Payload(s) from the body: one payload, multipart ``files``, or a PayloadBatch.
 
-    Plain ``application/x-protobuf`` may be either; a body that passes the
-    payload's own CRC check is one payload, anything else is read as a batch.
+    Plain ``application/x-protobuf`` may be either: the wire framing tells them apart by their bytes.
     """
     media, raw = _media(request)
     if media == "multipart/form-data":
         return Items(_check_count(await _multipart(request, max_items), max_items, "payloads"), True)
     if media and media not in (PROTOBUF, "application/octet-stream"):
-        raise ApiError(
-            415,
+        raise UnsupportedMediaType(
             f"Content-Type {media!r} is not accepted; send application/x-protobuf (a payload or "
-            "a PayloadBatch), application/octet-stream or multipart/form-data",
-            kind="unsupported-media-type",
+            "a PayloadBatch), application/octet-stream or multipart/form-data"
         )
     body = await request.body()
     if not body:
-        raise ApiError(422, "empty body: expected the payload bytes returned by /encode", kind="empty-body")
-    wants_batch = "payloadbatch" in raw
-    if media == PROTOBUF and (wants_batch or ("messagetype" not in raw and not _is_single_payload(body))):
-        batch = api_pb2.PayloadBatch()
+        raise BadRequestInput("empty body: expected the payload bytes returned by /encode", kind="empty-body")
+    if media == PROTOBUF and "payloadbatch" in raw:
         try:
-            batch.ParseFromString(body)
-            looks_like_batch = bool(batch.payloads) and all(p[:1] == b"\x0a" for p in batch.payloads)
-        except DecodeError as exc:
-            if wants_batch:
-                raise ApiError(400, f"body is not a PayloadBatch message ({exc})", kind="bad-batch") from exc
-            looks_like_batch = False
-        if wants_batch or looks_like_batch:
-            return Items(_check_count(list(batch.payloads), max_items, "payloads"), True)
+            return Items(_check_count(wire.unpack_batch(body), max_items, "payloads"), True)
+        except PayloadError as exc:
+            raise MalformedBody(f"body is not a PayloadBatch message: {exc}", kind="bad-batch") from exc
+    if media == PROTOBUF and "messagetype" not in raw:
+        payloads, batch = wire.split(body)
+        return Items(_check_count(payloads, max_items, "payloads") if batch else payloads, batch)
     return Items([body], False)

@@ -7,7 +7,8 @@ import pytest
 import torch
 from aecodec_training.codec import FactorizedPrior
 from aecodec_wire.errors import CorruptPayload
-from aecodec_wire.prior_codec import PriorCodec, is_compact, unpack_compact
+from aecodec_wire.payload import is_compact, unpack_compact
+from aecodec_wire.prior_codec import PriorCodec
 
 from .helpers import codec_manifest
 

@@ -18,7 +18,7 @@ import numpy as np
 from aecodec_service.core.config import Settings
 from aecodec_service.runtime.imaging import to_model_input, to_pixels
 from aecodec_service.runtime.sessions import load_model
-from aecodec_wire import prior_codec, unpack
+from aecodec_wire import unpack_any
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,9 +56,9 @@ def compute(model_dir: Path = REPO / "models") -> dict[str, dict[str, str]]:
                 prepared = to_model_input(data, rt.manifest.input, max_pixels=1 << 24, resize=False)
                 latent = rt.encoder.run(prepared.x)[0]
                 for bits in (8, 4) if rt.manifest.kind != "codec" else (8,):  # a codec's prior fixes its bits
-                    payload = rt.codec.encode(latent, [(prepared.width, prepared.height)], [prepared.mode], bits)[0]
-                    code = prior_codec.unpack_compact(payload) if prior_codec.is_compact(payload) else unpack(payload)
-                    image = rt.decoder.run(rt.codec.decode(code))[0][0]  # type: ignore[arg-type]
+                    depth = bits if rt.codec.bit_depths else None
+                    payload = rt.codec.encode(latent, [(prepared.width, prepared.height)], [prepared.mode], depth)[0]
+                    image = rt.decoder.run(rt.codec.decode(unpack_any(payload)))[0][0]
                     pixels = to_pixels(image, rt.manifest.output_range)
                     result[f"{rt.name}/{name}/{bits}"] = {
                         "payload_md5": hashlib.md5(payload).hexdigest(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from aecodec_wire import payload as wire
+from aecodec_wire.v1 import api_pb2
 from aecodec_wire.v1 import payload_pb2 as pb
 
 from .conftest import SHIPPED, Running
@@ -75,3 +76,35 @@ def test_damaged_compact_payload_is_refused(
         assert r.status_code == 422, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert c.get("/healthz").status_code == 200
+
+
+def test_compact_payload_batch_without_message_type_decodes_as_a_batch(
+    shipped_server: Running, digits: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Plain application/x-protobuf may carry one payload or a PayloadBatch: a batch of compact ones is a batch."""
+    need("mnist-codec-q1", "mnist-codec-q3")
+    x, _ = digits
+    with shipped_server.client() as c:
+        payloads = [
+            c.post(f"/encode?model={m}", content=png(x[i]), headers=IMG).content
+            for i, m in enumerate(["mnist-codec-q1", "mnist-codec-q3", "mnist-codec-q1"])
+        ]
+        r = c.post("/decode", content=wire.pack_batch(payloads), headers=PB)
+        assert r.status_code == 200, r.text
+        images = [read(b) for b in api_pb2.ImageBatch.FromString(r.content).images]
+    assert len(images) == 3 and all(img.size == (28, 28) for img in images)
+    assert all(psnr(a, np.asarray(b)) > 20 for a, b in zip(x[:3], images, strict=True))
+
+
+@pytest.mark.parametrize("extra", ["two bytes", "second payload"])
+def test_payload_with_bytes_beyond_its_message_is_refused(
+    shipped_server: Running, digits: tuple[np.ndarray, np.ndarray], extra: str
+) -> None:
+    for model in ("mnist-ae", "mnist-codec-q1"):
+        need(model)
+        with shipped_server.client() as c:
+            one = c.post(f"/encode?model={model}", content=png(digits[0][0]), headers=IMG).content
+            two = c.post(f"/encode?model={model}", content=png(digits[0][1]), headers=IMG).content
+            r = c.post("/decode", content=one + (b"\x20\x01" if extra == "two bytes" else two), headers=PB)
+            assert r.status_code == 422, (model, r.status_code, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")

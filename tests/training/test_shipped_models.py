@@ -9,7 +9,7 @@ import pytest
 from aecodec_training.metrics import mean_psnr, to_uint8
 from aecodec_training.onnx_io import run_graph, session
 from aecodec_wire import unpack
-from aecodec_wire.latent_codec import LatentCodec
+from aecodec_wire.uniform_codec import UniformCodec
 from aecodec_wire.manifest import Manifest, load
 
 from .helpers import FIXTURES, REPO, SHARED_DATA
@@ -32,7 +32,7 @@ def reconstruct(folder: Path, manifest: Manifest, pixels: np.ndarray, bits: int 
     x = (lo + (hi - lo) * pixels.astype(np.float32) / 255.0).astype(np.float32)
     latents = run_graph(session(folder / "encoder.onnx"), x)[0]
     if bits is not None:
-        codec = LatentCodec(manifest)
+        codec = UniformCodec(manifest)
         mode = "L" if manifest.input.channels == 1 else "RGB"
         payloads = codec.encode(latents, [(x.shape[3], x.shape[2])] * len(x), [mode] * len(x), bits)
         latents = np.concatenate([codec.decode(unpack(p)) for p in payloads])

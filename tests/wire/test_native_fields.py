@@ -6,8 +6,8 @@ import numpy as np
 from aecodec_wire import inspect, unpack
 from aecodec_wire import manifest as mf
 from aecodec_wire.entropy import ChannelTables
-from aecodec_wire.latent_codec import LatentCodec
 from aecodec_wire.quantize import dequantize, measure_stats, quantize, tables_for_bits
+from aecodec_wire.uniform_codec import UniformCodec
 from aecodec_wire.v1 import payload_pb2 as pb
 
 RNG = np.random.default_rng(1)
@@ -32,7 +32,7 @@ CONV = manifest(mf.InputSpec(channels=3, pad_multiple=4), [4, None, None], (50, 
 
 
 def test_native_digit_omits_shape_size_and_mode() -> None:
-    codec = LatentCodec(MLP)
+    codec = UniformCodec(MLP)
     payload = codec.encode(RNG.normal(size=(1, 16)).astype(np.float32), [(28, 28)], ["L"])[0]
     raw = unpack(payload)
     assert not raw.latent_shape and raw.width == 0 and raw.height == 0 and raw.mode == pb.IMAGE_MODE_UNSPECIFIED
@@ -45,7 +45,7 @@ def test_native_digit_omits_shape_size_and_mode() -> None:
 
 
 def test_non_native_size_or_mode_is_kept() -> None:
-    codec = LatentCodec(MLP)
+    codec = UniformCodec(MLP)
     latents = RNG.normal(size=(2, 16)).astype(np.float32)
     resized, rgb = codec.encode(latents, [(42, 56), (28, 28)], ["L", "RGB"])
     assert (inspect(resized).width, inspect(resized).height, inspect(resized).mode) == (42, 56, "native")
@@ -54,7 +54,7 @@ def test_non_native_size_or_mode_is_kept() -> None:
 
 
 def test_conv_model_keeps_size_and_latent_shape() -> None:
-    codec = LatentCodec(CONV)
+    codec = UniformCodec(CONV)
     latent = RNG.normal(size=(1, 4, 6, 10)).astype(np.float32)  # a 40x24 image padded to multiples of 4
     payload = codec.encode(latent, [(40, 24)], ["RGB"])[0]
     info = inspect(payload)
@@ -78,7 +78,7 @@ def test_one_call_and_per_channel_coding_give_identical_bytes() -> None:
 
 
 def test_codec_quantises_like_the_public_quantize() -> None:
-    codec = LatentCodec(MLP)
+    codec = UniformCodec(MLP)
     lo, hi = np.array(MLP.latent_stats.lo), np.array(MLP.latent_stats.hi)
     latents = (RNG.normal(size=(300, 16)) * 2).astype(np.float32)
     latents[0, :3] = [lo[0], hi[1], np.nextafter(np.float32(lo[2]), np.float32(1))]  # bin edges

@@ -12,8 +12,8 @@ import pytest
 from aecodec_wire import CorruptPayload, ModelMismatch, UnsupportedFormat, inspect, pack, unpack
 from aecodec_wire import manifest as mf
 from aecodec_wire.entropy import ChannelTables
-from aecodec_wire.latent_codec import LatentCodec
 from aecodec_wire.quantize import dequantize, measure_stats, quantize, tables_for_bits
+from aecodec_wire.uniform_codec import UniformCodec
 from aecodec_wire.v1 import payload_pb2 as pb
 
 PROTO = Path(__file__).resolve().parents[2] / "proto"
@@ -94,7 +94,7 @@ def test_future_format_refused() -> None:
 @pytest.mark.parametrize("bits", range(2, 9))
 def test_codec_round_trip_every_bit_depth(bits: int) -> None:
     manifest = make_manifest()
-    codec = LatentCodec(manifest)
+    codec = UniformCodec(manifest)
     latents = RNG.normal(size=(5, 8)).astype(np.float32)
     payloads = codec.encode(latents, [(28, 28)] * 5, ["L"] * 5, bits)
     lo, hi = np.array(manifest.latent_stats.lo), np.array(manifest.latent_stats.hi)
@@ -108,8 +108,8 @@ def test_codec_round_trip_every_bit_depth(bits: int) -> None:
 
 
 def test_other_version_refused_naming_both() -> None:
-    old = LatentCodec(make_manifest(version="00000000000000aa"))
-    new = LatentCodec(make_manifest(version="00000000000000bb"))
+    old = UniformCodec(make_manifest(version="00000000000000aa"))
+    new = UniformCodec(make_manifest(version="00000000000000bb"))
     payload = old.encode(np.zeros((1, 8), np.float32), [(28, 28)], ["L"])[0]
     with pytest.raises(ModelMismatch, match=r"00000000000000aa.*00000000000000bb"):
         new.decode(unpack(payload))

@@ -19,7 +19,6 @@ class Quantizer(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     QUANTIZER_UNSPECIFIED: _ClassVar[Quantizer]
     QUANTIZER_UNIFORM_TABLE: _ClassVar[Quantizer]
-    QUANTIZER_LEARNED_PRIOR: _ClassVar[Quantizer]
 IMAGE_MODE_UNSPECIFIED: ImageMode
 IMAGE_MODE_L: ImageMode
 IMAGE_MODE_RGB: ImageMode
@@ -27,7 +26,6 @@ IMAGE_MODE_RGBA: ImageMode
 IMAGE_MODE_LA: ImageMode
 QUANTIZER_UNSPECIFIED: Quantizer
 QUANTIZER_UNIFORM_TABLE: Quantizer
-QUANTIZER_LEARNED_PRIOR: Quantizer
 
 class LatentCode(_message.Message):
     __slots__ = ("format_version", "model", "model_version", "latent_shape", "quantizer", "bits", "width", "height", "mode", "data")

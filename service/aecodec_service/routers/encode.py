@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from aecodec_wire.latent_codec import DEFAULT_BITS
 from aecodec_wire.quantize import MAX_BITS, MIN_BITS
+from aecodec_wire.uniform_codec import DEFAULT_BITS
 from aecodec_wire.v1 import api_pb2
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response

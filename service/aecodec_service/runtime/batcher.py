@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.errors import ApiError
+from .errors import Overloaded
 
 log = logging.getLogger("aecodec.batcher")
 RunFn = Callable[[np.ndarray], list[np.ndarray]]
@@ -112,11 +112,9 @@ class MicroBatcher:
             chunks = await asyncio.gather(*parts)
             return [np.concatenate(outs) for outs in zip(*chunks, strict=False)]
         if self._rows + x.shape[0] > self.queue_size:
-            raise ApiError(
-                503,
+            raise Overloaded(
                 f"the {self.name} queue is full ({self._rows} rows waiting, limit {self.queue_size}); retry shortly",
-                kind="queue-full",
-                headers={"Retry-After": "1"},
+                retry_after_s=1.0,
             )
         loop = asyncio.get_running_loop()
         if self._task is None:

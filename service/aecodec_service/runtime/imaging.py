@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 from aecodec_wire.manifest import InputSpec
 from PIL import Image, UnidentifiedImageError
 
-from ..core.errors import ApiError
+from .errors import BadImage
 
 Image.MAX_IMAGE_PIXELS = None  # we check the declared size ourselves, before any pixel is decoded
 MODES = ("L", "RGB", "RGBA", "LA")
@@ -45,24 +46,23 @@ def _payload_mode(img: Image.Image) -> str:
 def to_model_input(data: bytes, spec: InputSpec, *, max_pixels: int, resize: bool, pad_mode: str = "edge") -> Prepared:
     """Decode an image file and turn it into the encoder's input: mode, size, padding, value range."""
     if not data:
-        raise ApiError(422, "empty image: expected an image file (PNG, JPEG, WebP, BMP, ...)", kind="not-an-image")
+        raise BadImage("empty image: expected an image file (PNG, JPEG, WebP, BMP, ...)", kind="not-an-image")
     try:
         # reads the header only; a PNG signature spares Pillow from asking every format plugin
         img: Image.Image = Image.open(io.BytesIO(data), formats=_PNG_ONLY if data[:8] == _PNG_SIGNATURE else None)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ApiError(
-            422, f"not an image Pillow can read ({exc}); expected PNG, JPEG, WebP, BMP, ...", kind="not-an-image"
+        raise BadImage(
+            "not an image Pillow can read (unknown or damaged header); expected PNG, JPEG, WebP, BMP, ...",
+            kind="not-an-image",
         ) from exc
     width, height = img.size
     if width <= 0 or height <= 0 or width * height > max_pixels:
-        raise ApiError(
-            422,
+        raise BadImage(
             f"image declares {width}x{height} = {width * height} pixels; at most {max_pixels} are accepted",
             kind="image-too-large",
         )
     if spec.fixed_size and (width, height) != (spec.width, spec.height) and not resize:
-        raise ApiError(
-            422,
+        raise BadImage(
             f"image is {width}x{height} but the model takes {spec.width}x{spec.height}; "
             "send that size or add resize=true",
             kind="wrong-size",
@@ -74,8 +74,8 @@ def to_model_input(data: bytes, spec: InputSpec, *, max_pixels: int, resize: boo
         if img.mode != target:
             img = img.convert("RGBA").convert(target) if img.mode == "P" else img.convert(target)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ApiError(
-            422, f"image data is truncated or corrupt ({exc}); expected a complete image file", kind="corrupt-image"
+        raise BadImage(
+            f"image data is truncated or corrupt ({_reason(exc)}); expected a complete image file", kind="corrupt-image"
         ) from exc
     if spec.fixed_size and (width, height) != (spec.width, spec.height):
         assert spec.width is not None and spec.height is not None
@@ -88,6 +88,12 @@ def to_model_input(data: bytes, spec: InputSpec, *, max_pixels: int, resize: boo
         pixels = np.pad(pixels, ((0, 0), (0, pad_h), (0, pad_w)), mode=mode_)  # type: ignore[call-overload]
     x = _scale_table(*spec.range)[pixels]  # (C, H, W) float32, contiguous
     return Prepared(x[None], width, height, mode)
+
+
+def _reason(exc: BaseException) -> str:
+    """The decoder's own words, without object reprs or paths, and short."""
+    text = re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>|(/[^\s/]+)+", "...", str(exc) or type(exc).__name__)
+    return text[:200]
 
 
 @lru_cache(maxsize=16)

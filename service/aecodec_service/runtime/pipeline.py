@@ -16,20 +16,17 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
-from aecodec_wire import payload as wire_payload
-from aecodec_wire import prior_codec
+from aecodec_wire import payload as wire
 from aecodec_wire.errors import ModelMismatch, PayloadError
-from aecodec_wire.latent_codec import LatentCodec
-from aecodec_wire.prior_codec import PriorCodec
+from aecodec_wire.latent_codec import Latents
 from aecodec_wire.v1 import payload_pb2 as pb
 
 from ..core.config import Settings
-from ..core.errors import ApiError, item_error
+from .errors import BadPayload, DomainError, ModelTimeout, ModelVersionMismatch, UnknownPayloadModel
 from .imaging import Prepared, to_image_bytes, to_model_input, to_pixels
 from .registry import ModelRegistry
 from .sessions import ModelRuntime
 
-Code = pb.LatentCode | pb.CompactCode
 T = TypeVar("T")
 
 
@@ -54,8 +51,8 @@ def _each(items: Sequence[T], batch: bool, fn: Callable[[T], object]) -> list:
     for i, item in enumerate(items):
         try:
             out.append(fn(item))
-        except ApiError as exc:
-            raise item_error(i, exc) if batch else exc from None
+        except DomainError as exc:
+            raise exc.for_item(i) if batch else exc from None
     return out
 
 
@@ -102,10 +99,8 @@ class Pipeline:
             else:
                 results = await asyncio.gather(*(one(idx) for idx in groups.values()))
         except TimeoutError as exc:
-            raise ApiError(
-                504,
-                f"model {rt.name} did not answer within {self.settings.request_timeout_s} s; retry later",
-                headers={"Retry-After": "1"},
+            raise ModelTimeout(
+                f"model {rt.name} did not answer within {self.settings.request_timeout_s} s; retry later"
             ) from exc
         out: list[list[np.ndarray]] = [[] for _ in xs]
         for idx, outs in zip(groups.values(), results, strict=False):
@@ -122,76 +117,67 @@ class Pipeline:
         )
 
     async def encode(
-        self, rt: ModelRuntime, blobs: list[bytes], *, bits: int, resize: bool, batch: bool
+        self, rt: ModelRuntime, blobs: list[bytes], *, bits: int | None, resize: bool, batch: bool
     ) -> list[Encoded]:
+        """Images -> payloads. ``bits`` applies to codecs with a choice of bit depths (else it is not theirs)."""
         nbytes = sum(map(len, blobs))
         prepared = await self.offload(nbytes, lambda: self._prepare(rt, blobs, resize, batch))
-        latents = [outs[0] for outs in await self.run_graph(rt, "encoder", [p.x for p in prepared])]
+        outs = await self.run_graph(rt, "encoder", [p.x for p in prepared])
+        names = rt.codec.latent_names
+        depth = bits if rt.codec.bit_depths else None
+
+        def latents_of(rows: list[list[np.ndarray]]) -> Latents:
+            if len(names) == 1:
+                return rows[0][0] if len(rows) == 1 else np.concatenate([o[0] for o in rows])
+            return {n: np.concatenate([o[k] for o in rows]) for k, n in enumerate(names)}
 
         def code() -> list[Encoded]:
-            if len({lat.shape for lat in latents}) == 1:
-                payloads = rt.codec.encode(
-                    np.concatenate(latents), [(p.width, p.height) for p in prepared], [p.mode for p in prepared], bits
-                )
+            sizes = [(p.width, p.height) for p in prepared]
+            modes = [p.mode for p in prepared]
+            if len({o[0].shape for o in outs}) == 1:
+                payloads = rt.codec.encode(latents_of(outs), sizes, modes, depth)
             else:
                 payloads = [
-                    rt.codec.encode(lat, [(p.width, p.height)], [p.mode], bits)[0]
-                    for lat, p in zip(latents, prepared, strict=True)
+                    rt.codec.encode(latents_of([o]), [size], [mode], depth)[0]
+                    for o, size, mode in zip(outs, sizes, modes, strict=True)
                 ]
-            return [Encoded(pl, lat[0]) for pl, lat in zip(payloads, latents, strict=False)]
+            return [Encoded(pl, o[0][0]) for pl, o in zip(payloads, outs, strict=True)]
 
         return await self.offload(nbytes, code)
 
-    def _unpack(self, registry: ModelRegistry, data: bytes) -> tuple[ModelRuntime, np.ndarray, Code]:
-        """Payload bytes -> (model, latent, header), with the header's omitted fields filled in."""
-        if prior_codec.is_compact(data):
-            return self._unpack_compact(registry, data)
-        try:
-            code = wire_payload.unpack(data)
-        except PayloadError as exc:
-            raise ApiError(422, str(exc), kind="corrupt-payload") from exc
-        rt = registry.get(code.model)
-        if rt is None:
-            served = ", ".join(sorted(registry.models)) or "none"
-            raise ApiError(
-                422,
-                f"payload was made by model {code.model!r}, which is not served here (served: {served})",
-                kind="unknown-model",
-            )
-        if not isinstance(rt.codec, LatentCodec):
-            raise ApiError(
-                422, f"model {rt.name!r} is a codec model: its payloads are compact ones", kind="corrupt-payload"
-            )
-        try:
-            latent = rt.codec.decode(code)
-        except ModelMismatch as exc:
-            raise ApiError(409, str(exc), kind="model-version-mismatch") from exc
-        except PayloadError as exc:
-            raise ApiError(422, str(exc), kind="corrupt-payload") from exc
-        return rt, latent, code
+    def _unpack(self, registry: ModelRegistry, data: bytes) -> tuple[ModelRuntime, np.ndarray, wire.Code]:
+        """Payload bytes -> (model, decoder input, header with its omitted fields filled in).
 
-    def _unpack_compact(self, registry: ModelRegistry, data: bytes) -> tuple[ModelRuntime, np.ndarray, Code]:
-        """A codec model's compact payload: the model is found by its wire id, the CRC covers its version."""
+        Every header field is checked against the model and the pixel limit before any decoding work."""
         try:
-            code = prior_codec.unpack_compact(data)
+            code = wire.unpack_any(data)
         except PayloadError as exc:
-            raise ApiError(422, str(exc), kind="corrupt-payload") from exc
-        wire_id = prior_codec.wire_id_of(code)
-        rt = registry.get_by_wire_id(wire_id)
-        if rt is None or not isinstance(rt.codec, PriorCodec):
-            served = ", ".join(
-                f"{r.name} ({r.manifest.wire_id})" for r in registry.models.values() if r.manifest.wire_id
-            )
-            raise ApiError(
-                422,
-                f"payload was made by the codec model with id {wire_id}, which is not served here "
-                f"(codec models served: {served or 'none'})",
-                kind="unknown-model",
-            )
+            raise BadPayload(str(exc)) from exc
+        if isinstance(code, pb.CompactCode):  # a codec model's payload names its model by wire id
+            wire_id = wire.wire_id_of(code)
+            rt = registry.get_by_wire_id(wire_id)
+            if rt is None:
+                served = ", ".join(
+                    f"{r.name} ({r.manifest.wire_id})" for r in registry.models.values() if r.manifest.wire_id
+                )
+                raise UnknownPayloadModel(
+                    f"payload was made by the codec model with id {wire_id}, which is not served here "
+                    f"(codec models served: {served or 'none'})"
+                )
+        else:
+            found = registry.get(code.model)
+            if found is None:
+                served = ", ".join(sorted(registry.models)) or "none"
+                raise UnknownPayloadModel(
+                    f"payload was made by model {code.model!r}, which is not served here (served: {served})"
+                )
+            rt = found
         try:
-            latent = rt.codec.decode(code)
+            latent = rt.codec.decode(code, max_pixels=self.settings.max_pixels)
+        except ModelMismatch as exc:
+            raise ModelVersionMismatch(str(exc)) from exc
         except PayloadError as exc:
-            raise ApiError(422, str(exc), kind="corrupt-payload") from exc
+            raise BadPayload(str(exc)) from exc
         return rt, latent, code
 
     async def decode(self, registry: ModelRegistry, payloads: list[bytes], *, fmt: str, batch: bool) -> list[Decoded]:
@@ -216,7 +202,7 @@ class Pipeline:
         def render() -> list[Decoded]:
             out = []
             for (rt, _, code), y in zip(parsed, images, strict=False):
-                mode = wire_payload.PB_TO_MODE.get(code.mode, "L" if rt.manifest.input.channels == 1 else "RGB")
+                mode = wire.PB_TO_MODE.get(code.mode, "L" if rt.manifest.input.channels == 1 else "RGB")
                 data = to_image_bytes(
                     y,
                     rt.manifest.output_range,

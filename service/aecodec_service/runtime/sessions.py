@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 from aecodec_wire import manifest as mf
-from aecodec_wire.latent_codec import LatentCodec
-from aecodec_wire.prior_codec import PriorCodec
+from aecodec_wire.codec_factory import codec_for
+from aecodec_wire.latent_codec import LatentCodec, SideModel
 
 from ..core.config import Settings
 from ..core.providers import usable
@@ -80,7 +80,7 @@ class ModelRuntime:
 
     folder: Path
     manifest: mf.Manifest
-    codec: LatentCodec | PriorCodec  # uniform tables, or a codec model's learned prior
+    codec: LatentCodec  # uniform tables, a codec model's learned prior, ...
     encoder: Graph
     decoder: Graph
     endpoints: list[str]
@@ -115,7 +115,13 @@ def load_model(folder: Path, settings: Settings, executor: Executor, metrics: ob
     manifest = mf.load(folder, verify=True)
     providers = choose_providers(settings.providers)
     opts = session_options(settings)
-    enc_outputs = ["latent", "logvar"] if manifest.kind == "vae" else ["latent"]
+    side: dict[str, SideModel] = {}
+    if (folder / mf.HYPER_DECODER_FILE).is_file():  # a hyperprior codec's side latent -> its latent's tables
+        hyper = ort.InferenceSession(str(folder / mf.HYPER_DECODER_FILE), sess_options=opts, providers=providers)
+        hyper_input = hyper.get_inputs()[0].name
+        side["hyper_decoder"] = lambda z: hyper.run(None, {hyper_input: z})
+    codec = codec_for(manifest, side)
+    enc_outputs = list(codec.latent_names) + (["logvar"] if manifest.kind == "vae" else [])
     encoder = Graph(folder / mf.ENCODER_FILE, providers, opts, enc_outputs)
     decoder = Graph(folder / mf.DECODER_FILE, providers, opts, ["image"])
     latent = encoder.run(_dummy_input(manifest))[0]  # warm-up, and proof the two graphs fit together
@@ -126,7 +132,6 @@ def load_model(folder: Path, settings: Settings, executor: Executor, metrics: ob
         )
     if image.shape[1] != manifest.input.channels:
         raise ValueError(f"decoder gives {image.shape[1]} channels, manifest input has {manifest.input.channels}")
-    codec = PriorCodec(manifest) if manifest.kind == "codec" else LatentCodec(manifest)
     rt = ModelRuntime(folder, manifest, codec, encoder, decoder, ENDPOINTS_BY_KIND[manifest.kind])
     for graph_name, graph in (("encoder", encoder), ("decoder", decoder)):
         on_batch = on_depth = None
