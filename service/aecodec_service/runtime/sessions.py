@@ -119,7 +119,7 @@ def load_model(folder: Path, settings: Settings, executor: Executor, metrics: ob
     if (folder / mf.HYPER_DECODER_FILE).is_file():  # a hyperprior codec's side latent -> its latent's tables
         hyper = ort.InferenceSession(str(folder / mf.HYPER_DECODER_FILE), sess_options=opts, providers=providers)
         hyper_input = hyper.get_inputs()[0].name
-        side["hyper_decoder"] = lambda z: hyper.run(None, {hyper_input: z})
+        side["hyper_decoder"] = lambda z: hyper.run(None, {hyper_input: z})[0]
     codec = codec_for(manifest, side)
     enc_outputs = list(codec.latent_names) + (["logvar"] if manifest.kind == "vae" else [])
     encoder = Graph(folder / mf.ENCODER_FILE, providers, opts, enc_outputs)

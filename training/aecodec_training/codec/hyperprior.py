@@ -87,14 +87,22 @@ class HyperpriorCodec(nn.Module):
             down(c, n), GDN(n), down(n, n), GDN(n), down(n, n), GDN(n), down(n, m)
         )  # (B, c, H, W) -> (B, m, H/16, W/16)
         self.g_s = nn.Sequential(
-            up(m, n, u), GDN(n, inverse=True), up(n, n, u), GDN(n, inverse=True), up(n, n, u), GDN(n, inverse=True),
+            up(m, n, u),
+            GDN(n, inverse=True),
+            up(n, n, u),
+            GDN(n, inverse=True),
+            up(n, n, u),
+            GDN(n, inverse=True),
             up(n, c, u),
         )  # (B, m, h, w) -> (B, c, 16h, 16w)
         self.h_a = nn.Sequential(
             nn.Conv2d(m, n, 3, 1, 1), nn.LeakyReLU(inplace=True), down(n, n), nn.LeakyReLU(inplace=True), down(n, k)
         )  # (B, m, h, w) -> (B, k, h/4, w/4)
         self.h_s = nn.Sequential(
-            up(k, n, u), nn.LeakyReLU(inplace=True), up(n, n * 3 // 2, u), nn.LeakyReLU(inplace=True),
+            up(k, n, u),
+            nn.LeakyReLU(inplace=True),
+            up(n, n * 3 // 2, u),
+            nn.LeakyReLU(inplace=True),
             nn.Conv2d(n * 3 // 2, 2 * m, 3, 1, 1),
         )  # (B, k, h/4, w/4) -> (B, 2m, h, w): means and scales of y
         self.z_prior = FactorizedPrior(k, config.mixtures)

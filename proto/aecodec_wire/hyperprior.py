@@ -1,0 +1,174 @@
+"""Latents <-> compact payload for scale-hyperprior codec models (a manifest with ``gaussian`` tables).
+
+The encoder graph gives two latents: y (``latent``, (M, h, w)) and the side latent z (``side``,
+(Z, h/4, w/4)). z is coded first, per channel, with the manifest's factorised ``prior`` tables; the model's
+``hyper_decoder.onnx`` (a callable given to the codec) maps the decoded z_hat to a mean and a scale for
+every element of y; each element is coded as round(y - mean) with the fixed Gaussian table its scale picks
+(``Manifest.gaussian``). The decoder repeats exactly the same steps, so the only thing both sides must agree
+on bit for bit is the table index, computed from the hyper decoder's float32 scales by one comparison
+against the manifest's float64 scale table (CompressAI's ``GaussianConditional.build_indexes``).
+
+One range-coder stream holds z then y (y grouped by table, in raster order inside a group), wrapped in a
+``CompactCode`` whose width and height imply both latent shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import constriction  # type: ignore[import-untyped]
+import numpy as np
+
+from . import payload
+from .errors import CorruptPayload
+from .latent_codec import Geometry, Latents, SideModel
+from .manifest import Manifest
+from .v1 import payload_pb2 as pb
+
+Categorical = constriction.stream.model.Categorical
+RangeEncoder = constriction.stream.queue.RangeEncoder
+RangeDecoder = constriction.stream.queue.RangeDecoder
+SIDE = "side"  # the encoder output holding z
+HYPER_STRIDE = 4  # z is at 1/4 of y's side
+
+
+def _models(counts: Sequence[Sequence[int]]) -> list:
+    """Exact float64 probabilities from integer counts -> constriction models (same on every machine)."""
+    out = []
+    for row in counts:
+        c = np.asarray(row, dtype=np.float64)
+        out.append(Categorical(c / c.sum(), perfect=False))
+    return out
+
+
+class HyperpriorCodec:
+    """Encodes and decodes the latents of one hyperprior codec model version."""
+
+    latent_names: tuple[str, ...] = ("latent", SIDE)
+    bit_depths: tuple[int, ...] = ()  # the model fixes the rate; quality levels are separate models
+
+    def __init__(self, manifest: Manifest, hyper_decoder: SideModel) -> None:
+        if manifest.prior is None or manifest.gaussian is None or manifest.wire_id is None:
+            raise ValueError(
+                f"model {manifest.name!r} has no prior, gaussian tables or wire_id: not a hyperprior codec"
+            )
+        self.manifest = manifest
+        self.wire_id = manifest.wire_id
+        self.hyper_decoder = hyper_decoder
+        prior, gauss = manifest.prior, manifest.gaussian
+        self._z_offsets = np.asarray(prior.offsets, dtype=np.float64)
+        self._z_minima = np.asarray(prior.minima, dtype=np.int64)
+        self._z_counts = np.asarray(prior.counts, dtype=np.int64)
+        self._z_models = _models(prior.counts)
+        self._scales = np.asarray(gauss.scales, dtype=np.float64)
+        self._y_minima = np.asarray(gauss.minima, dtype=np.int64)
+        self._y_sizes = np.asarray([len(row) for row in gauss.counts], dtype=np.int64)
+        self._y_counts = gauss.counts
+        self._y_models = _models(gauss.counts)  # built once per codec instance: a reload drops them with it
+        self._key = manifest.name.encode() + b"\0" + bytes.fromhex(manifest.version or "0" * 16)
+        self.geometry = Geometry(manifest, omit_implied_latent=True)
+
+    # --- the steps both sides share -------------------------------------------------------------------
+    def _z_symbols(self, z: np.ndarray) -> np.ndarray:
+        """(Z, a, b) floats -> (Z, a*b) int symbols in [0, K)."""
+        rows = z.reshape(len(self._z_offsets), -1).astype(np.float64)
+        s = np.rint(rows - self._z_offsets[:, None]).astype(np.int64) - self._z_minima[:, None]
+        return np.clip(s, 0, self._z_counts.shape[1] - 1)
+
+    def _z_hat(self, symbols: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        return (symbols + self._z_minima[:, None] + self._z_offsets[:, None]).astype(np.float32).reshape(shape)
+
+    def _params(self, z_hat: np.ndarray, y_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """z_hat (Z, a, b) -> (mean (M, h, w) float32, table index (M*h*w,) int64) from the hyper decoder."""
+        out = np.asarray(self.hyper_decoder(z_hat[None]), dtype=np.float32)[0]  # (2M, h, w): means, then scales
+        m = y_shape[0]
+        if out.shape != (2 * m, *y_shape[1:]):
+            raise CorruptPayload(f"hyper decoder gave shape {list(out.shape)} for latent shape {list(y_shape)}")
+        mean, scale = out[:m], out[m:]
+        index = np.searchsorted(self._scales, scale.reshape(-1).astype(np.float64), side="left")
+        return mean, np.minimum(index, len(self._scales) - 1)
+
+    def _y_symbols(self, y: np.ndarray, mean: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """round(y - mean), offset into each element's table and clipped to it -> (M*h*w,) int64."""
+        s = np.rint(y.reshape(-1).astype(np.float64) - mean.reshape(-1).astype(np.float64)).astype(np.int64)
+        return np.clip(s - self._y_minima[index], 0, self._y_sizes[index] - 1)
+
+    def _groups(self, index: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """(table, positions) in coding order: tables ascending, raster order inside each."""
+        order = np.argsort(index, kind="stable")
+        tables, starts = np.unique(index[order], return_index=True)
+        bounds = [*starts[1:], len(order)]
+        return [(int(t), order[a:b]) for t, a, b in zip(tables, starts, bounds, strict=True)]
+
+    # --- LatentCodec ----------------------------------------------------------------------------------
+    def encode(
+        self, latents: Latents, sizes: Sequence[tuple[int, int]], modes: Sequence[str], bits: int | None = None
+    ) -> list[bytes]:
+        """latents {"latent": (N, M, h, w), "side": (N, Z, h/4, w/4)} -> N compact payloads."""
+        if bits is not None:
+            raise ValueError(f"model {self.manifest.name!r} codes at the rate it was trained for: bits does not apply")
+        if not isinstance(latents, Mapping):
+            raise ValueError("a hyperprior codec needs the encoder's 'latent' and 'side' outputs")
+        out = []
+        for y, z, (width, height), mode in zip(latents["latent"], latents[SIDE], sizes, modes, strict=True):
+            encoder = RangeEncoder()
+            z_sym = self._z_symbols(z)
+            for row, model in zip(z_sym, self._z_models, strict=True):
+                encoder.encode(row.astype(np.int32), model)
+            mean, index = self._params(self._z_hat(z_sym, z.shape), y.shape)
+            y_sym = self._y_symbols(y, mean, index)
+            for table, pos in self._groups(index):
+                encoder.encode(y_sym[pos].astype(np.int32), self._y_models[table])
+            code = pb.CompactCode(data=encoder.get_compressed().astype("<u4").tobytes())
+            self.geometry.write(code, tuple(y.shape), width, height, mode)
+            out.append(payload.pack_compact(code, self.wire_id, self._key))
+        return out
+
+    def estimated_bits(self, latents: Latents, bits: int | None = None) -> np.ndarray:
+        """(N,) -sum log2 p of each image's z and y symbols under the integer tables."""
+        if not isinstance(latents, Mapping):
+            raise ValueError("a hyperprior codec needs the encoder's 'latent' and 'side' outputs")
+        z_logp = np.log2(self._z_counts / self._z_counts.sum(axis=1, keepdims=True))
+        out = []
+        for y, z in zip(latents["latent"], latents[SIDE], strict=True):
+            z_sym = self._z_symbols(z)
+            total = -np.take_along_axis(z_logp, z_sym, axis=1).sum()
+            mean, index = self._params(self._z_hat(z_sym, z.shape), y.shape)
+            y_sym = self._y_symbols(y, mean, index)
+            for table, pos in self._groups(index):
+                counts = np.asarray(self._y_counts[table], dtype=np.float64)
+                total -= np.log2(counts[y_sym[pos]] / counts.sum()).sum()
+            out.append(total)
+        return np.asarray(out)
+
+    def decode(self, code: payload.Code, *, max_pixels: int | None = None) -> np.ndarray:
+        """A CompactCode -> (1, M, h, w) float32 y_hat; fills in width, height, mode and latent_shape."""
+        name = self.manifest.name
+        if not isinstance(code, pb.CompactCode):
+            raise CorruptPayload(f"model {name!r} is a codec model: its payloads are compact ones")
+        if payload.wire_id_of(code) != self.wire_id:
+            raise CorruptPayload(f"payload model id {payload.wire_id_of(code)} is not model {name!r} ({self.wire_id})")
+        if not payload.compact_crc_ok(code, self._key):
+            raise CorruptPayload(
+                f"payload checksum mismatch: the payload is truncated or corrupted, or was made by another "
+                f"version of model {name!r} than the one served ({self.manifest.version}); re-encode the image"
+            )
+        self.geometry.fill(code)
+        y_shape = self.geometry.check(code, max_pixels)
+        z_shape = (len(self._z_offsets), -(-y_shape[1] // HYPER_STRIDE), -(-y_shape[2] // HYPER_STRIDE))
+        if len(code.data) % 4:
+            raise CorruptPayload("coded latent length is not a whole number of 32-bit words")
+        try:
+            decoder = RangeDecoder(np.frombuffer(code.data, dtype="<u4").astype(np.uint32))
+            per_channel = z_shape[1] * z_shape[2]
+            z_sym = np.stack([decoder.decode(model, per_channel) for model in self._z_models]).astype(np.int64)
+            mean, index = self._params(self._z_hat(z_sym, z_shape), y_shape)
+            y_sym = np.empty(index.shape, dtype=np.int64)
+            for table, pos in self._groups(index):
+                y_sym[pos] = decoder.decode(self._y_models[table], len(pos))
+        except CorruptPayload:
+            raise
+        except Exception as exc:  # the coder raises on data that cannot be a valid stream
+            raise CorruptPayload(f"coded latent cannot be decoded: {exc}") from exc
+        y_hat = (y_sym + self._y_minima[index]).astype(np.float32).reshape(y_shape) + mean
+        return y_hat[None]
