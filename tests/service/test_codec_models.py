@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import numpy as np
 import pytest
 from aecodec_wire import payload as wire
@@ -108,3 +109,58 @@ def test_payload_with_bytes_beyond_its_message_is_refused(
             r = c.post("/decode", content=one + (b"\x20\x01" if extra == "two bytes" else two), headers=PB)
             assert r.status_code == 422, (model, r.status_code, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def _named(c: httpx.Client, model: str, **fields: object) -> bytes:
+    """A LatentCode for a served model with its real name and version and the given header fields."""
+    version = bytes.fromhex(c.get(f"/models/{model}").json()["version"])
+    base: dict[str, object] = dict(
+        format_version=1, model=model, model_version=version, quantizer=pb.QUANTIZER_UNIFORM_TABLE, bits=8
+    )
+    return wire.pack(pb.LatentCode(**(base | {"data": b"\x00" * 8} | fields)))  # type: ignore[arg-type]
+
+
+def _compact(c: httpx.Client, model: str, **fields: object) -> bytes:
+    """A CompactCode for a served codec model that passes its CRC, with the given header fields."""
+    entry = c.get(f"/models/{model}").json()
+    key = model.encode() + b"\0" + bytes.fromhex(entry["version"])
+    return wire.pack_compact(pb.CompactCode(**({"data": b"\x00" * 4} | fields)), entry["wire_id"], key)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("model", "kind", "fields", "words"),
+    [
+        # issue 11 #1: 58 bytes that made the server decode a 4160x4160 image
+        ("cifar-conv", "named", {"latent_shape": [4, 1040, 1040], "width": 4160, "height": 4160}, "pixels"),
+        # a small latent with a huge declared size: 64 megapixels of output
+        ("cifar-conv", "named", {"latent_shape": [4, 1, 1], "width": 8000, "height": 8000}, "pixels"),
+        # an any-size model takes the latent shape its width and height imply
+        ("cifar-conv", "named", {"latent_shape": [4, 100, 100], "width": 32, "height": 32}, "latent shape"),
+        # issue 11 #3: zero-sized latent (was a 500)
+        ("cifar-conv", "named", {"latent_shape": [4, 0, 0], "width": 32, "height": 32}, "latent shape"),
+        ("cifar-conv", "named", {"latent_shape": [4, 0, 0]}, "width and height"),
+        # a fixed-size model takes exactly its latent shape
+        ("mnist-ae", "named", {"latent_shape": [7, 7]}, "latent shape"),
+        ("mnist-ae", "named", {"latent_shape": [4096]}, "latent shape"),
+        ("mnist-ae", "named", {"width": 5000, "height": 5000}, "pixels"),
+        ("mnist-ae", "named", {"mode": 9}, "mode"),
+        # issue 11 #3: only shape[0] was compared with the prior's 256 rows (was a 500)
+        ("mnist-codec-q1", "compact", {"latent_shape": [256, 1, 1]}, "latent shape"),
+        ("mnist-codec-q1", "compact", {"latent_shape": [16, 4, 4], "width": 9000, "height": 9000}, "pixels"),
+        ("cifar-codec-q1", "compact", {"latent_shape": [24, 500, 500], "width": 32, "height": 32}, "latent shape"),
+        ("cifar-codec-q1", "compact", {"latent_shape": [24, 0, 0], "width": 32, "height": 32}, "latent shape"),
+        ("cifar-codec-q1", "compact", {}, "width and height"),
+    ],
+)
+def test_header_out_of_bounds_is_refused_before_any_work(
+    shipped_server: Running, model: str, kind: str, fields: dict[str, object], words: str
+) -> None:
+    need(model)
+    with shipped_server.client() as c:
+        data = (_named if kind == "named" else _compact)(c, model, **fields)
+        assert len(data) < 80
+        r = c.post("/decode", content=data, headers=PB)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert words in r.json()["detail"], r.json()["detail"]
+        assert c.get("/healthz").status_code == 200
