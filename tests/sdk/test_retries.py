@@ -13,7 +13,7 @@ import socket
 import time
 
 import pytest
-from aecodec_sdk import AsyncClient, Client, ConnectError, ServiceUnavailable, TimeoutError
+from aecodec_sdk import AsyncClient, Client, ConnectError, ServiceUnavailable, TimeoutException
 
 PROBLEM_503 = json.dumps(
     {"type": "urn:aecodec:problem:overloaded", "title": "Service Unavailable", "status": 503, "detail": "queue full"}
@@ -62,12 +62,12 @@ def test_connection_refused_backs_off_then_raises_connect_error() -> None:
     assert issubclass(ConnectError, ConnectionError)
 
 
-def test_timeout_maps_to_timeout_error() -> None:
+def test_timeout_maps_to_timeout_exception() -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()  # accepts the connection but never answers
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        with Client(url, timeout=0.3, retries=0) as client, pytest.raises(TimeoutError) as info:
+        with Client(url, timeout=0.3, retries=0) as client, pytest.raises(TimeoutException) as info:
             client.health()
     assert isinstance(info.value, builtins.TimeoutError)  # `except TimeoutError` catches it too
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
+import http.server
 import inspect as pyinspect
 import io
 import subprocess
 import sys
+import threading
+import time
 import types
 
 import aecodec_sdk
@@ -37,10 +41,71 @@ def test_every_exception_is_exported_and_drawn_in_the_docstring() -> None:
         assert cls.__name__ in (exceptions.__doc__ or ""), f"{cls.__name__} is not drawn in the hierarchy"
     assert issubclass(aecodec_sdk.NotFound, aecodec_sdk.APIError)
     assert issubclass(aecodec_sdk.ServiceUnavailable, aecodec_sdk.ServerError)
-    assert issubclass(aecodec_sdk.TimeoutError, aecodec_sdk.TransportError)
+    assert issubclass(aecodec_sdk.TimeoutException, aecodec_sdk.TransportError)
     assert exceptions.error_class(404) is aecodec_sdk.NotFound
     assert exceptions.error_class(502) is aecodec_sdk.ServerError
     assert exceptions.error_class(418) is aecodec_sdk.APIError
+
+
+def test_no_export_shadows_a_builtin() -> None:
+    # `from aecodec_sdk import *` must not replace TimeoutError, ConnectionError, ...
+    assert not set(aecodec_sdk.__all__) & set(dir(builtins))
+    assert issubclass(aecodec_sdk.TimeoutException, builtins.TimeoutError)  # `except TimeoutError` still works
+
+
+def test_sync_and_async_constructors_take_the_same_arguments() -> None:
+    sync = pyinspect.signature(aecodec_sdk.Client.__init__).parameters
+    async_ = pyinspect.signature(aecodec_sdk.AsyncClient.__init__).parameters
+    assert list(sync) == list(async_)
+    for name in sync:
+        a, b = sync[name], async_[name]
+        assert (a.kind, a.default) == (b.kind, b.default), name
+        if name != "transport":  # httpx's sync and async transports are different types
+            assert a.annotation == b.annotation, name
+    assert "max_connections" in sync and not any(p.kind is p.VAR_KEYWORD for p in sync.values())
+
+
+def _most_requests_in_flight(max_connections: int, requests: int = 6) -> int:
+    """Send ``requests`` concurrent calls through one blocking client; how many did the server hold at once?"""
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0}
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            time.sleep(0.3)
+            with lock:
+                state["now"] -= 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with aecodec_sdk.Client(url, max_connections=max_connections) as client:
+            workers = [threading.Thread(target=client.health) for _ in range(requests)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return state["most"]
+
+
+def test_max_connections_bounds_the_blocking_clients_pool() -> None:
+    assert _most_requests_in_flight(max_connections=2) == 2
+    assert _most_requests_in_flight(max_connections=6) > 2
 
 
 def test_sync_and_async_clients_have_the_same_methods() -> None:

@@ -13,6 +13,7 @@
 from aecodec_wire import CorruptPayload, PayloadError, PayloadInfo, UnsupportedFormat, inspect
 
 from ._client import AsyncClient, Client
+from ._version import __version__
 from .exceptions import (
     AecodecError,
     APIError,
@@ -24,7 +25,7 @@ from .exceptions import (
     PayloadTooLarge,
     ServerError,
     ServiceUnavailable,
-    TimeoutError,
+    TimeoutException,
     TooManyRequests,
     TransportError,
     Unauthorized,
@@ -32,8 +33,6 @@ from .exceptions import (
     UnsupportedMediaType,
 )
 from .schema import InputSpec, ModelInfo
-
-__version__ = "0.1.0"
 
 __all__ = [
     "APIError",
@@ -53,7 +52,7 @@ __all__ = [
     "PayloadTooLarge",
     "ServerError",
     "ServiceUnavailable",
-    "TimeoutError",
+    "TimeoutException",
     "TooManyRequests",
     "TransportError",
     "Unauthorized",

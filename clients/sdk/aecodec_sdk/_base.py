@@ -19,6 +19,7 @@ from PIL import Image
 from . import _responses as R
 from ._images import ImageInput, PayloadInput, image_bytes, payload_bytes, sniff_content_type
 from ._responses import PROTOBUF, parse_retry_after
+from ._version import __version__
 from .schema import ModelInfo
 
 T = TypeVar("T")
@@ -74,8 +75,12 @@ class BaseClient:
         backoff: float = 0.25,
         max_backoff: float = 10.0,
         headers: Mapping[str, str] | None = None,
+        max_connections: int = 10,
     ) -> None:
-        """``base_url`` and ``api_key`` default to $AECODEC_URL and $AECODEC_API_KEY, like the CLI."""
+        """``base_url`` and ``api_key`` default to $AECODEC_URL and $AECODEC_API_KEY, like the CLI.
+
+        ``max_connections`` bounds the pooled connections (and keep-alive ones) to the service.
+        """
         self.base_url = (base_url or os.environ.get("AECODEC_URL") or DEFAULT_URL).rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("AECODEC_API_KEY") or None
         self.default_model = model
@@ -83,12 +88,14 @@ class BaseClient:
         self.retries = max(0, retries)
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.headers = {"User-Agent": "aecodec-sdk/0.1", **(headers or {})}
+        self.max_connections = max_connections
+        self.headers = {"User-Agent": f"aecodec-sdk/{__version__}", **(headers or {})}
         if self.api_key:
             self.headers["Authorization"] = f"Bearer {self.api_key}"
 
-    def _http_kwargs(self, max_connections: int) -> dict[str, Any]:
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    def _http_kwargs(self) -> dict[str, Any]:
+        n = self.max_connections
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
         return {"base_url": self.base_url, "headers": self.headers, "timeout": self.timeout, "limits": limits}
 
     # -- retry policy -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -28,10 +28,31 @@ class Client(BaseClient):
     """
 
     def __init__(
-        self, base_url: str | None = None, *, transport: httpx.BaseTransport | None = None, **kwargs: Any
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        retries: int = 3,
+        backoff: float = 0.25,
+        max_backoff: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        max_connections: int = 10,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        super().__init__(base_url, **kwargs)
-        self._http = httpx.Client(transport=transport, **self._http_kwargs(max_connections=10))
+        super().__init__(
+            base_url,
+            api_key=api_key,
+            model=model,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            headers=headers,
+            max_connections=max_connections,
+        )
+        self._http = httpx.Client(transport=transport, **self._http_kwargs())
 
     def __enter__(self) -> Client:
         return self
@@ -119,12 +140,28 @@ class AsyncClient(BaseClient):
         self,
         base_url: str | None = None,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        retries: int = 3,
+        backoff: float = 0.25,
+        max_backoff: float = 10.0,
+        headers: Mapping[str, str] | None = None,
         max_connections: int = 10,
-        **kwargs: Any,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(base_url, **kwargs)
-        self._http = httpx.AsyncClient(transport=transport, **self._http_kwargs(max_connections))
+        super().__init__(
+            base_url,
+            api_key=api_key,
+            model=model,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            headers=headers,
+            max_connections=max_connections,
+        )
+        self._http = httpx.AsyncClient(transport=transport, **self._http_kwargs())
 
     async def __aenter__(self) -> AsyncClient:
         return self

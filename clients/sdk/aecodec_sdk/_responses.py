@@ -58,7 +58,7 @@ def raise_for_status(response: httpx.Response) -> None:
 
 def transport_error(error: httpx.TransportError) -> exc.TransportError:
     if isinstance(error, httpx.TimeoutException):
-        return exc.TimeoutError(str(error) or "timed out")
+        return exc.TimeoutException(str(error) or "timed out")
     if isinstance(error, httpx.NetworkError):
         return exc.ConnectError(str(error) or "connection failed")
     return exc.TransportError(str(error) or type(error).__name__)

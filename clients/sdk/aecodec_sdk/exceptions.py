@@ -5,7 +5,7 @@ One base class to catch everything, then one branch per place a call can fail:
     AecodecError                         anything the SDK raises
     ├── TransportError                   the request never got a proper answer
     │   ├── ConnectError                 no connection (also a builtin ConnectionError)
-    │   └── TimeoutError                 connect/read/write/pool timeout (also a builtin TimeoutError)
+    │   └── TimeoutException             connect/read/write/pool timeout (also a builtin TimeoutError)
     └── APIError(status, title, detail)  the service answered with an HTTP error (problem+json)
         ├── BadRequest                   400  malformed request or query
         ├── Unauthorized                 401  API key missing or wrong
@@ -41,8 +41,11 @@ class ConnectError(TransportError, builtins.ConnectionError):
     """The service could not be reached (refused, DNS, TLS...)."""
 
 
-class TimeoutError(TransportError, builtins.TimeoutError):
-    """The service did not answer within the client's timeout."""
+class TimeoutException(TransportError, builtins.TimeoutError):
+    """The service did not answer within the client's timeout.
+
+    Named like httpx's, so it does not shadow the builtin ``TimeoutError`` (which still catches it).
+    """
 
 
 class APIError(AecodecError):
