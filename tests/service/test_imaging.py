@@ -1,4 +1,4 @@
-"""The service's own PNG writer: every mode decodes (with Pillow) to exactly the pixels written."""
+"""Image conversion both ways: every uploaded mode becomes what it means; the PNG writer is exact."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import io
 
 import numpy as np
 import pytest
-from aecodec_service.runtime.imaging import encode_image, png_bytes, to_image_bytes
+from aecodec_service.runtime.imaging import Prepared, encode_image, png_bytes, to_image_bytes, to_model_input
+from aecodec_wire.manifest import InputSpec
 from PIL import Image
+
+from .conftest import SHIPPED, Running
 
 RNG = np.random.default_rng(3)
 
@@ -32,3 +35,75 @@ def test_to_image_bytes_fast_and_pillow_paths_agree() -> None:
     a, b = np.asarray(Image.open(io.BytesIO(fast))), np.asarray(Image.open(io.BytesIO(rgb)))
     assert b.shape == (28, 28, 3)
     np.testing.assert_array_equal(b[..., 0], a)
+
+
+def _png(img: Image.Image, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", **kw)
+    return buf.getvalue()
+
+
+GRAY = InputSpec(channels=1, range=(0.0, 1.0))
+COLOUR = InputSpec(channels=3, range=(0.0, 1.0))
+
+
+def _pixels(prepared: Prepared) -> np.ndarray:
+    """The model input back as uint8 (H, W, C)."""
+    return np.rint(prepared.x[0].transpose(1, 2, 0) * 255).astype(np.uint8)
+
+
+def test_16_bit_grayscale_is_scaled_not_clipped() -> None:
+    wide = (np.arange(48 * 40).reshape(40, 48) * 34).astype(np.uint16)  # 0 .. 65246
+    prepared = to_model_input(_png(Image.fromarray(wide)), GRAY, max_pixels=1 << 20, resize=False)
+    assert prepared.mode == "L"
+    expected = np.rint(wide / 257.0)
+    np.testing.assert_allclose(_pixels(prepared)[..., 0], expected, atol=1)
+    # in a colour model the three channels carry the same scaled gray
+    rgb = _pixels(to_model_input(_png(Image.fromarray(wide)), COLOUR, max_pixels=1 << 20, resize=False))
+    np.testing.assert_allclose(rgb[..., 1], expected, atol=1)
+
+
+@pytest.mark.parametrize("transparency", [False, True])
+def test_palette_images_stay_colour(transparency: bool) -> None:
+    rgb = RNG.integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    pal = Image.fromarray(rgb).quantize(colors=16)
+    colours = np.asarray(pal.convert("RGB"))
+    data = _png(pal, transparency=0) if transparency else _png(pal)
+    assert Image.open(io.BytesIO(data)).mode == "P"
+    prepared = to_model_input(data, COLOUR, max_pixels=1 << 20, resize=False)
+    assert prepared.mode == ("RGBA" if transparency else "RGB")  # restored as colour, never as gray
+    np.testing.assert_array_equal(_pixels(prepared), colours)
+
+
+@pytest.mark.parametrize(
+    ("mode", "make", "payload_mode"),
+    [
+        ("1", lambda a: Image.fromarray(a[..., 0] > 127).convert("1"), "L"),
+        ("LA", lambda a: Image.fromarray(a[..., :2], "LA"), "LA"),
+        ("RGBA", lambda a: Image.fromarray(np.dstack([a, a[..., :1]]), "RGBA"), "RGBA"),
+        ("CMYK", lambda a: Image.fromarray(a).convert("CMYK"), "RGB"),
+    ],
+)
+def test_each_mode_means_what_it_says(mode: str, make: object, payload_mode: str) -> None:
+    a = RNG.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    img: Image.Image = make(a)  # type: ignore[operator]
+    buf = io.BytesIO()
+    img.save(buf, format="TIFF" if mode == "CMYK" else "PNG")
+    prepared = to_model_input(buf.getvalue(), COLOUR, max_pixels=1 << 20, resize=False)
+    assert prepared.mode == payload_mode
+    expected = np.asarray(img.convert("RGB"))
+    np.testing.assert_array_equal(_pixels(prepared), expected)
+
+
+def test_palette_png_comes_back_in_colour_over_http(shipped_server: Running) -> None:
+    if not (SHIPPED / "cifar-conv" / "manifest.json").is_file():
+        pytest.skip("cifar-conv is not shipped")
+    yy, xx = np.mgrid[0:32, 0:32]
+    rgb = np.stack([xx * 8, yy * 8, np.full_like(xx, 200)], -1).astype(np.uint8)
+    pal = Image.fromarray(rgb).quantize(colors=64)
+    with shipped_server.client() as c:
+        payload = c.post("/encode?model=cifar-conv", content=_png(pal), headers={"Content-Type": "image/png"})
+        back = Image.open(io.BytesIO(c.post("/decode", content=payload.content).content))
+    assert back.mode == "RGB"
+    out = np.asarray(back).astype(int)
+    assert np.abs(out[..., 2] - out[..., 0]).mean() > 40  # blue stays blue: not collapsed to gray

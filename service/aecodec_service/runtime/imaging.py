@@ -32,15 +32,37 @@ class Prepared:
     mode: str
 
 
+_WIDE_GRAY = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # 16-bit grayscale PNG/TIFF (Pillow's "I": 32-bit ints)
+
+
 def _payload_mode(img: Image.Image) -> str:
-    """The payload mode that restores this image best (palette, CMYK, 16-bit etc. map to L/RGB/RGBA/LA)."""
+    """The payload mode that restores this image best.
+
+    Palette images are colour (RGB, or RGBA with transparency); bilevel, 16-bit and float images are
+    grayscale (LA with transparency); CMYK, YCbCr, LAB and HSV are RGB."""
     if img.mode in MODES:
         return img.mode
-    bands = img.getbands()
-    alpha = "A" in bands or "transparency" in img.info
-    if len(bands) == 1 or img.mode in ("1", "I", "I;16", "F", "I;16B", "I;16L"):
-        return "LA" if alpha else "L"
-    return "RGBA" if alpha else "RGB"
+    alpha = "A" in img.getbands() or "a" in img.getbands() or "transparency" in img.info
+    if img.mode in ("P", "PA") or len(img.getbands()) > 2:
+        return "RGBA" if alpha else "RGB"
+    return "LA" if alpha else "L"
+
+
+def _to_mode(img: Image.Image, target: str) -> Image.Image:
+    """Convert to the model's L or RGB by what each mode means, not by Pillow's clipping defaults.
+
+    16-bit grayscale spans 0..65535 (scaled to 0..255, not clipped at 255); a palette maps indices to
+    colours (its transparency only affects alpha, which is dropped); everything else is Pillow's
+    conversion (bilevel 0/1 -> 0/255, CMYK -> RGB, RGBA/LA drop alpha, RGB -> L by luma)."""
+    if img.mode == target:
+        return img
+    if img.mode in _WIDE_GRAY:
+        wide = np.asarray(img).astype(np.float64)
+        gray = Image.fromarray(np.clip(np.rint(wide * (255.0 / 65535.0)), 0, 255).astype(np.uint8), "L")
+        return gray if target == "L" else gray.convert(target)
+    if img.mode in ("P", "PA"):
+        img = img.convert("RGBA")
+    return img.convert(target)
 
 
 def to_model_input(data: bytes, spec: InputSpec, *, max_pixels: int, resize: bool, pad_mode: str = "edge") -> Prepared:
@@ -71,8 +93,7 @@ def to_model_input(data: bytes, spec: InputSpec, *, max_pixels: int, resize: boo
         img.load()
         mode = _payload_mode(img)
         target = "L" if spec.channels == 1 else "RGB"
-        if img.mode != target:
-            img = img.convert("RGBA").convert(target) if img.mode == "P" else img.convert(target)
+        img = _to_mode(img, target)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise BadImage(
             f"image data is truncated or corrupt ({_reason(exc)}); expected a complete image file", kind="corrupt-image"
