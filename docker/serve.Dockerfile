@@ -13,10 +13,9 @@ RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY proto/ proto/
-COPY pyproject.toml README.md ./
 COPY service/ service/
-# The same two installs as `make install-serve`, not editable; then prove torch stayed out.
-RUN pip install ./proto '.[serve]' \
+# The same installs as `make install-serve`, not editable; then prove torch stayed out.
+RUN pip install ./proto ./service \
     && python -c "import aecodec_service, onnxruntime" \
     && ! python -c "import torch" 2>/dev/null
 

@@ -14,9 +14,8 @@ ENV PATH=/opt/venv/bin:$PATH
 RUN pip install torch==2.13.0
 WORKDIR /src
 COPY proto/ proto/
-COPY pyproject.toml README.md ./
 COPY training/ training/
-RUN pip install ./proto '.[train]' && python -c "import torch, aecodec_training"
+RUN pip install ./proto ./training && python -c "import torch, aecodec_training"
 # Run from /app: data is mounted at /app/data, runs and exported models land in /app/runs, /app/models.
 WORKDIR /app
 ENTRYPOINT ["aecodec-train"]

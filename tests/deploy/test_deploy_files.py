@@ -25,7 +25,8 @@ tomllib = pytest.importorskip("tomllib", reason="Python 3.11+ reads pyproject.to
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+SERVICE_PROJECT = tomllib.loads((REPO / "service" / "pyproject.toml").read_text())["project"]
+TRAINING_PROJECT = tomllib.loads((REPO / "training" / "pyproject.toml").read_text())["project"]
 SERVICES = COMPOSE["services"]
 
 
@@ -128,9 +129,9 @@ def test_serve_image_is_cuda_onnxruntime_without_torch() -> None:
     base = re.search(r"CUDA_IMAGE=(\S+)", " ".join(args_of(pairs, "ARG"))).group(1)
     assert base.startswith("nvidia/cuda:") and "cudnn" in base and "runtime" in base
     installs = [r for r in args_of(pairs, "RUN") if "pip install" in r]
-    assert any("./proto" in r and "'.[serve]'" in r for r in installs)
+    assert any(shlex.split(r.split("&&")[0])[2:] == ["./proto", "./service"] for r in installs), installs
     assert not any(re.search(r"\btorch\b", r.split("&&")[0]) for r in installs)
-    assert not any("torch" in dep for dep in PYPROJECT["project"]["optional-dependencies"]["serve"])
+    assert not any("torch" in dep for dep in SERVICE_PROJECT["dependencies"])
     try:  # the CUDA major of the base image must be the one onnxruntime-gpu was built for
         from onnxruntime.capi import build_and_package_info as ort_build
     except ImportError:
@@ -146,23 +147,24 @@ def test_images_run_what_the_makefile_and_readme_document() -> None:
     makefile = (REPO / "Makefile").read_text()
     serve_target = re.search(r"^serve:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
     assert "-m aecodec_service" in serve_target
-    assert PYPROJECT["project"]["scripts"]["aecodec-serve"].startswith("aecodec_service.__main__:")
+    assert SERVICE_PROJECT["scripts"]["aecodec-serve"].startswith("aecodec_service.__main__:")
 
     train = dockerfile("train.Dockerfile")
     entry = exec_form(args_of(train, "ENTRYPOINT")[-1])
-    assert entry[0] in PYPROJECT["project"]["scripts"], f"{entry[0]} is not a console script of the project"
+    assert entry[0] in TRAINING_PROJECT["scripts"], f"{entry[0]} is not a console script of aecodec-training"
+    assert any(shlex.split(r.split("&&")[0])[2:] == ["./proto", "./training"] for r in args_of(train, "RUN"))
     command = SERVICES["train"]["command"]
     cli = pytest.importorskip("aecodec_training.cli.app", reason="the training CLI (and torch) are not installed")
     commands = typer.main.get_command(cli.app).commands  # type: ignore[attr-defined]
     assert command[0] in commands, f"compose runs `aecodec-train {command[0]}`, not a training command"
-    pin = next(d for d in PYPROJECT["project"]["optional-dependencies"]["train"] if d.startswith("torch"))
+    pin = next(d for d in TRAINING_PROJECT["dependencies"] if d.startswith("torch"))
     assert any(f"pip install {pin}" in r for r in args_of(train, "RUN")), f"train image must install {pin}"
 
-    readme = REPO / "README.md"
-    if readme.exists() and "docker compose" in readme.read_text():
-        text = readme.read_text()
-        assert "--scale aecodec=" in text and "--profile train" in text
-        assert "make serve" in text or "python -m aecodec_service" in text
+    # the page that documents the deployment shows the same commands
+    pages = [p for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))] if p.exists()]
+    for page in (p for p in pages if "docker compose up" in p.read_text()):
+        text = page.read_text()
+        assert "--scale aecodec=" in text and "--profile train" in text, page.name
 
 
 def test_docker_compose_config_when_the_plugin_is_present() -> None:
