@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 from PIL import Image
+
+# what a problem detail must never show: absolute paths, object reprs, tracebacks, onnxruntime's words
+INTERNALS = re.compile(r"(/[\w.-]+){3,}|\bat 0x[0-9a-f]+|Traceback|onnxruntime|\.py\b|\.onnx\b|Error:", re.I)
 
 
 def png(pixels: np.ndarray, mode: str | None = None) -> bytes:

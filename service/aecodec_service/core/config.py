@@ -91,7 +91,7 @@ class Settings(BaseSettings):
         if not isinstance(parts, list):
             return value
         kept = [p.strip() for p in parts if isinstance(p, str) and p.strip()]
-        if not kept and any(isinstance(p, str) and p for p in parts):
+        if not kept and (value != "" and value != []):
             raise ValueError("the list holds only blanks and commas; leave it empty or unset to mean none")
         return kept
 
