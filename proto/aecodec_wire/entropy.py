@@ -16,7 +16,7 @@ spatial latent keeps one call per channel, each coding a whole channel.
 
 from __future__ import annotations
 
-import constriction  # type: ignore[import-untyped]
+import constriction
 import numpy as np
 
 # constriction is a compiled module: its submodules are attributes, not importable paths

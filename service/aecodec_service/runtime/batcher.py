@@ -3,8 +3,10 @@
 Rows wait in a bounded queue; one worker task per graph takes every row that is
 already waiting (of the same trailing shape), waits up to ``max_wait`` for more
 only while under load (the previous run had company), runs them as one batch in
-the inference thread pool and hands each caller its slice. A full queue is
-refused at once (503 + Retry-After) instead of growing latency without bound.
+the inference thread pool and hands each caller its slice. Requests are admitted
+or refused on arrival (admission.py), so the queue stays within its size; a row
+whose caller went away (timed out, or its request failed) leaves the queue at once
+and is never computed.
 
 A tiny run skips all of that: when nothing is queued or running for the graph and
 its measured speed predicts the run takes at most ``inline_run_s``, it runs right
@@ -18,16 +20,30 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
-from .errors import Overloaded
+from .errors import Overloaded, TooLarge
 
 log = logging.getLogger("aecodec.batcher")
 RunFn = Callable[[np.ndarray], list[np.ndarray]]
+T = TypeVar("T")
+
+
+async def all_or_none(aws: Iterable[Awaitable[T]]) -> list[T]:
+    """Like ``gather``, but when one fails the others are cancelled (their queued rows leave the queue)."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 @dataclass
@@ -109,8 +125,10 @@ class MicroBatcher:
             return outs
         if x.shape[0] > self.max_batch:
             parts = [self.submit(x[i : i + self.max_batch]) for i in range(0, x.shape[0], self.max_batch)]
-            chunks = await asyncio.gather(*parts)
+            chunks = await all_or_none(parts)
             return [np.concatenate(outs) for outs in zip(*chunks, strict=False)]
+        if x.shape[0] > self.queue_size:
+            raise TooLarge(f"{x.shape[0]} rows are more than the {self.name} queue ever holds ({self.queue_size})")
         if self._rows + x.shape[0] > self.queue_size:
             raise Overloaded(
                 f"the {self.name} queue is full ({self._rows} rows waiting, limit {self.queue_size}); retry shortly",
@@ -126,7 +144,14 @@ class MicroBatcher:
         self._on_depth(self._rows)
         assert self._wake is not None
         self._wake.set()
-        return await job.future
+        try:
+            return await job.future
+        except asyncio.CancelledError:  # the caller gave up (timeout, a failed sibling): do not compute its rows
+            if job in self._jobs:
+                self._jobs.remove(job)
+                self._rows -= x.shape[0]
+                self._on_depth(self._rows)
+            raise
 
     def close(self) -> None:
         """Stop taking new batches once the queued ones are done; later submits run unbatched."""
@@ -160,6 +185,8 @@ class MicroBatcher:
                 continue
             if self._busy and self.max_wait_s > 0 and self._rows < self.max_batch:
                 await asyncio.sleep(self.max_wait_s)
+                if not self._jobs:  # every waiting caller gave up meanwhile
+                    continue
             batch = self._take()
             n_rows = sum(j.x.shape[0] for j in batch)
             self._rows -= n_rows

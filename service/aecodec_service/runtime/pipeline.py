@@ -12,6 +12,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ from aecodec_wire.latent_codec import Latents
 from aecodec_wire.v1 import payload_pb2 as pb
 
 from ..core.config import Settings
+from .batcher import all_or_none
 from .errors import BadPayload, DomainError, ModelTimeout, ModelVersionMismatch, UnknownPayloadModel
 from .imaging import Prepared, to_image_bytes, to_model_input, to_pixels
 from .registry import ModelRegistry
@@ -96,8 +98,8 @@ class Pipeline:
         try:
             if len(groups) == 1:
                 results = [await one(next(iter(groups.values())))]
-            else:
-                results = await asyncio.gather(*(one(idx) for idx in groups.values()))
+            else:  # if one group fails, the others leave the queue: nobody computes rows of a failed request
+                results = await all_or_none(one(idx) for idx in groups.values())
         except TimeoutError as exc:
             raise ModelTimeout(
                 f"model {rt.name} did not answer within {self.settings.request_timeout_s} s; retry later"
@@ -120,6 +122,12 @@ class Pipeline:
         self, rt: ModelRuntime, blobs: list[bytes], *, bits: int | None, resize: bool, batch: bool
     ) -> list[Encoded]:
         """Images -> payloads. ``bits`` applies to codecs with a choice of bit depths (else it is not theirs)."""
+        with rt.admission.hold(len(blobs)):  # refused here, before any image is decoded, if it cannot fit
+            return await self._encode(rt, blobs, bits, resize, batch)
+
+    async def _encode(
+        self, rt: ModelRuntime, blobs: list[bytes], bits: int | None, resize: bool, batch: bool
+    ) -> list[Encoded]:
         nbytes = sum(map(len, blobs))
         prepared = await self.offload(nbytes, lambda: self._prepare(rt, blobs, resize, batch))
         outs = await self.run_graph(rt, "encoder", [p.x for p in prepared])
@@ -145,10 +153,13 @@ class Pipeline:
 
         return await self.offload(nbytes, code)
 
-    def _unpack(self, registry: ModelRegistry, data: bytes) -> tuple[ModelRuntime, np.ndarray, wire.Code]:
-        """Payload bytes -> (model, decoder input, header with its omitted fields filled in).
+    def admit(self, rt: ModelRuntime, rows: int = 1) -> None:
+        """Refuse at once (before the body is read) when ``rows`` more would not fit for this model."""
+        rt.admission.check(rows)
 
-        Every header field is checked against the model and the pixel limit before any decoding work."""
+    @staticmethod
+    def _resolve(registry: ModelRegistry, data: bytes) -> tuple[ModelRuntime, wire.Code]:
+        """Payload bytes -> (the model that made it, its message); no work proportional to what it declares."""
         try:
             code = wire.unpack_any(data)
         except PayloadError as exc:
@@ -172,20 +183,37 @@ class Pipeline:
                     f"payload was made by model {code.model!r}, which is not served here (served: {served})"
                 )
             rt = found
+        return rt, code
+
+    def _latent(self, rt: ModelRuntime, code: wire.Code) -> np.ndarray:
+        """The decoder's input; every header field is checked against the model and the pixel limit first."""
         try:
-            latent = rt.codec.decode(code, max_pixels=self.settings.max_pixels)
+            return rt.codec.decode(code, max_pixels=self.settings.max_pixels)
         except ModelMismatch as exc:
             raise ModelVersionMismatch(str(exc)) from exc
         except PayloadError as exc:
             raise BadPayload(str(exc)) from exc
-        return rt, latent, code
 
     async def decode(self, registry: ModelRegistry, payloads: list[bytes], *, fmt: str, batch: bool) -> list[Decoded]:
-        nbytes = sum(map(len, payloads)) * 8  # entropy decoding costs more per byte than image decoding
-        parsed = await self.offload(nbytes, lambda: _each(payloads, batch, lambda p: self._unpack(registry, p)))
+        resolved = _each(payloads, batch, lambda p: self._resolve(registry, p))  # headers only: cheap
         by_model: dict[str, list[int]] = defaultdict(list)
-        for i, (rt, _, _) in enumerate(parsed):
+        for i, (rt, _) in enumerate(resolved):
             by_model[rt.name].append(i)
+        with ExitStack() as held:  # every model's rows admitted before any payload is decoded, or none
+            for idx in by_model.values():
+                held.enter_context(resolved[idx[0]][0].admission.hold(len(idx)))
+            return await self._decode(resolved, by_model, fmt, batch)
+
+    async def _decode(
+        self,
+        resolved: list[tuple[ModelRuntime, wire.Code]],
+        by_model: dict[str, list[int]],
+        fmt: str,
+        batch: bool,
+    ) -> list[Decoded]:
+        nbytes = sum(len(code.data) for _, code in resolved) * 8  # entropy decoding costs more than image decoding
+        latents = await self.offload(nbytes, lambda: _each(resolved, batch, lambda rc: self._latent(*rc)))
+        parsed = [(rt, lat, code) for (rt, code), lat in zip(resolved, latents, strict=True)]
         images: list[np.ndarray] = [np.empty(0)] * len(parsed)
 
         async def run(idx: list[int]) -> None:
@@ -197,7 +225,7 @@ class Pipeline:
         if len(by_model) == 1:  # gather would wrap the one coroutine in a task: a loop round trip
             await run(next(iter(by_model.values())))
         else:
-            await asyncio.gather(*(run(idx) for idx in by_model.values()))
+            await all_or_none(run(idx) for idx in by_model.values())
 
         def render() -> list[Decoded]:
             out = []
@@ -221,6 +249,10 @@ class Pipeline:
         self, rt: ModelRuntime, blobs: list[bytes], *, resize: bool, fmt: str, batch: bool
     ) -> list[bytes]:
         """Image -> encoder -> decoder (no quantisation: the float latent is the cleanest) -> image."""
+        with rt.admission.hold(len(blobs)):
+            return await self._denoise(rt, blobs, resize, fmt, batch)
+
+    async def _denoise(self, rt: ModelRuntime, blobs: list[bytes], resize: bool, fmt: str, batch: bool) -> list[bytes]:
         nbytes = sum(map(len, blobs))
         prepared = await self.offload(nbytes, lambda: self._prepare(rt, blobs, resize, batch))
         latents = [o[0] for o in await self.run_graph(rt, "encoder", [p.x for p in prepared])]
@@ -244,6 +276,10 @@ class Pipeline:
 
     async def sample(self, rt: ModelRuntime, n: int, seed: int, temperature: float) -> list[np.ndarray]:
         """n draws from the VAE prior N(0, temperature^2 I), decoded to uint8 pixels."""
+        with rt.admission.hold(n):
+            return await self._sample(rt, n, seed, temperature)
+
+    async def _sample(self, rt: ModelRuntime, n: int, seed: int, temperature: float) -> list[np.ndarray]:
         shape = tuple(int(d) for d in rt.manifest.latent_shape if d is not None)
         z = (np.random.default_rng(seed).standard_normal((n, *shape)) * temperature).astype(np.float32)
         outs = await self.run_graph(rt, "decoder", [z[i : i + 1] for i in range(n)])
@@ -251,6 +287,10 @@ class Pipeline:
 
     async def interpolate(self, rt: ModelRuntime, a: bytes, b: bytes, steps: int, resize: bool) -> list[np.ndarray]:
         """Decode ``steps`` points on the segment between the latent means of two images (both ends included)."""
+        with rt.admission.hold(steps + 2):
+            return await self._interpolate(rt, a, b, steps, resize)
+
+    async def _interpolate(self, rt: ModelRuntime, a: bytes, b: bytes, steps: int, resize: bool) -> list[np.ndarray]:
         prepared = await self.offload(len(a) + len(b), lambda: self._prepare(rt, [a, b], resize, True))
         mu_a, mu_b = (o[0] for o in await self.run_graph(rt, "encoder", [p.x for p in prepared]))
         t = np.linspace(0.0, 1.0, steps, dtype=np.float32).reshape((steps,) + (1,) * (mu_a.ndim - 1))

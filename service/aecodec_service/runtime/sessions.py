@@ -15,6 +15,7 @@ from aecodec_wire.latent_codec import LatentCodec, SideModel
 
 from ..core.config import Settings
 from ..core.providers import usable
+from .admission import Admission
 from .batcher import MicroBatcher
 
 log = logging.getLogger("aecodec.runtime")
@@ -84,6 +85,7 @@ class ModelRuntime:
     encoder: Graph
     decoder: Graph
     endpoints: list[str]
+    admission: Admission  # rows admitted at once (AECODEC_QUEUE_SIZE): refused on arrival beyond it
     batchers: dict[str, MicroBatcher] = field(default_factory=dict)
 
     @property
@@ -132,7 +134,8 @@ def load_model(folder: Path, settings: Settings, executor: Executor, metrics: ob
         )
     if image.shape[1] != manifest.input.channels:
         raise ValueError(f"decoder gives {image.shape[1]} channels, manifest input has {manifest.input.channels}")
-    rt = ModelRuntime(folder, manifest, codec, encoder, decoder, ENDPOINTS_BY_KIND[manifest.kind])
+    admission = Admission(manifest.name, settings.queue_size)
+    rt = ModelRuntime(folder, manifest, codec, encoder, decoder, ENDPOINTS_BY_KIND[manifest.kind], admission)
     for graph_name, graph in (("encoder", encoder), ("decoder", decoder)):
         on_batch = on_depth = None
         if metrics is not None:
