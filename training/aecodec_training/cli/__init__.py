@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import vae as _vae  # noqa: F401  (registers train-vae)
 from .app import app
 
 

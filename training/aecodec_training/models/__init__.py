@@ -1,6 +1,6 @@
 """The model family: a registry of plain nn.Modules that all expose encode(x) and decode(z)."""
 
-from . import conv, mlp, pca, vae  # noqa: F401  (registers the models)
+from . import conv, conv_vae, mlp, pca, vae  # noqa: F401  (registers the models)
 from .base import Autoencoder
 from .registry import Recipe, build_model, describe, model_names, recipe, register_model
 from .summary import param_count, summarize
