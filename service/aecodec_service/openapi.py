@@ -17,12 +17,14 @@ from .core.config import Settings
 from .core.security import ADMIN_PREFIX, bearer_security
 
 BINARY = {"type": "string", "format": "binary"}
-_MULTIPART = {"type": "object", "properties": {"files": {"type": "array", "items": BINARY}}, "required": ["files"]}
-TWO_FILES = {
+# multipart bodies: parts named `files` and nothing else (another name is a 400)
+_MULTIPART = {
     "type": "object",
-    "properties": {"files": {"type": "array", "items": BINARY, "minItems": 2, "maxItems": 2}},
+    "properties": {"files": {"type": "array", "items": BINARY, "minItems": 1}},
     "required": ["files"],
+    "additionalProperties": False,
 }
+TWO_FILES = _MULTIPART | {"properties": {"files": {"type": "array", "items": BINARY, "minItems": 2, "maxItems": 2}}}
 PROBLEM = {
     "description": "Problem document (RFC 9457)",
     "content": {

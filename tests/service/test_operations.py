@@ -74,6 +74,26 @@ def test_openapi_describes_binary_bodies(fake_server: Running) -> None:
     assert {p["name"] for p in enc["parameters"]} == {"model", "bits", "resize"}
 
 
+def test_openapi_declares_what_the_server_answers(fake_server: Running) -> None:
+    """Issue 11 #10: 401 where a key is needed, 400 for bad multipart, the limits of n, steps and files."""
+    with fake_server.client() as c:
+        paths = c.get("/openapi.json").json()["paths"]
+    for path, method in [("/models", "get"), ("/models/{name}", "get"), ("/metrics", "get"), ("/admin/reload", "post")]:
+        assert "401" in paths[path][method]["responses"], path
+    assert "403" in paths["/admin/reload"]["post"]["responses"]
+    for path in ("/encode", "/decode", "/denoise", "/interpolate"):
+        assert "400" in paths[path]["post"]["responses"], path
+    n = next(p for p in paths["/sample"]["post"]["parameters"] if p["name"] == "n")
+    steps = next(p for p in paths["/interpolate"]["post"]["parameters"] if p["name"] == "steps")
+    assert n["schema"]["maximum"] == 32 and steps["schema"]["maximum"] == 64  # fake_server's max_sample_n, default
+    files = paths["/interpolate"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert files["properties"]["files"]["minItems"] == files["properties"]["files"]["maxItems"] == 2
+    assert files["additionalProperties"] is False
+    with fake_server.client() as c:
+        r = c.post("/sample?n=33")
+    assert r.status_code == 422  # one past the declared maximum
+
+
 def test_api_keys(fake_models: Path) -> None:
     with serve(fake_models, api_keys=["k1", "k2"], admin_keys=["adm"]) as s, s.client() as c:
         assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200

@@ -35,7 +35,7 @@ BATCH = [PROTOBUF, "application/json"]
         *SINGLE[:3],
         PROTOBUF,
         json_schema=openapi.DECODE_JSON,
-        errors=(401, 404, 406, 413, 415, 422, 503),
+        errors=(400, 401, 404, 406, 413, 415, 422, 503),
     ),
 )
 async def denoise(request: Request) -> Response:

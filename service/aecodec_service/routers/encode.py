@@ -43,7 +43,7 @@ _BODY = openapi.request_body(
         "The payload (a PayloadBatch for a batch request)",
         PROTOBUF,
         json_schema=openapi.ENCODE_JSON,
-        errors=(401, 404, 406, 413, 415, 422, 503),
+        errors=(400, 401, 404, 406, 413, 415, 422, 503),
     ),
 )
 async def encode(request: Request) -> Response:

@@ -16,7 +16,10 @@ from ..responses import IMAGE_LIST, image_list_response
 
 router = APIRouter(tags=["generative"])
 _BODY = openapi.request_body(
-    "Exactly two images: multipart parts named `files` (or an ImageBatch of two)", "multipart/form-data", PROTOBUF
+    "Exactly two images: multipart parts named `files` (or an ImageBatch of two)",
+    "multipart/form-data",
+    PROTOBUF,
+    multipart=openapi.TWO_FILES,
 )
 INTERP_JSON = openapi.obj(model="string", version="string", steps="integer", images="array")
 
@@ -30,7 +33,7 @@ INTERP_JSON = openapi.obj(model="string", version="string", steps="integer", ima
         "image/png",
         PROTOBUF,
         json_schema=INTERP_JSON,
-        errors=(401, 404, 406, 413, 415, 422, 503),
+        errors=(400, 401, 404, 406, 413, 415, 422, 503),
     ),
 )
 async def interpolate(
