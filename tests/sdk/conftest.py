@@ -7,7 +7,6 @@ the Bearer header goes out.
 
 from __future__ import annotations
 
-import gzip
 import os
 import socket
 import subprocess
@@ -26,7 +25,6 @@ REPO = Path(__file__).resolve().parents[2]
 MODELS = Path(os.environ.get("AECODEC_SDK_TEST_MODEL_DIR") or REPO / "models")
 API_KEY = "sdk-test-key"
 FIXTURE_NPZ = REPO / "tests" / "fixtures" / "mnist_test_48.npz"
-MNIST_IDX = REPO.parent / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
 NOISE_SIGMA = 0.25  # on [0, 1]: what mnist-denoise trains against (0.5 on its [-1, 1] scale)
 
 
@@ -96,34 +94,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             proc.kill()
 
 
-def _read_idx(path: Path, n: int) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        header = f.read(16)
-        count, rows, cols = (int.from_bytes(header[i : i + 4], "big") for i in (4, 8, 12))
-        data = f.read(min(n, count) * rows * cols)
-    return np.frombuffer(data, np.uint8).reshape(-1, rows, cols)
-
-
-def _synthetic_digits(n: int, seed: int = 0) -> np.ndarray:
-    """Stroke-like blobs on black, for when no MNIST is at hand: far from real digits, but valid input."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:28, 0:28]
-    out = np.zeros((n, 28, 28), np.float64)
-    for i in range(n):
-        for _ in range(3):
-            cy, cx, r = rng.uniform(8, 20), rng.uniform(8, 20), rng.uniform(4, 8)
-            out[i] += np.exp(-(((np.hypot(yy - cy, xx - cx) - r) / 1.2) ** 2))
-    return (np.clip(out, 0, 1) * 255).astype(np.uint8)
-
-
 @pytest.fixture(scope="session")
 def digits() -> np.ndarray:
-    """(N, 28, 28) uint8 clean digits: the shipped fixture, else MNIST's test set, else synthetic."""
-    if FIXTURE_NPZ.exists():
-        return np.load(FIXTURE_NPZ)["x"]
-    if MNIST_IDX.exists():
-        return _read_idx(MNIST_IDX, 256)
-    return _synthetic_digits(256)
+    """(48, 28, 28) uint8 clean MNIST test digits, shipped in tests/fixtures."""
+    return np.load(FIXTURE_NPZ)["x"]
 
 
 def add_noise(clean: np.ndarray, seed: int) -> np.ndarray:
