@@ -57,15 +57,17 @@ def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 async def _poll(registry: ModelRegistry, root: Path, every_s: float) -> None:
+    """Reload when the folder changed and then stayed the same for one interval (not halfway through a copy)."""
     loop = asyncio.get_running_loop()
-    last = await loop.run_in_executor(None, fingerprint, root)
+    loaded = seen = await loop.run_in_executor(None, fingerprint, root)
     while True:
         await asyncio.sleep(every_s)
         now = await loop.run_in_executor(None, fingerprint, root)
-        if now != last:
-            last = now
+        if now != loaded and now == seen:
+            loaded = now
             report = await registry.reload()
             log.info("model folder changed: loaded %s, removed %s", report.loaded or "none", report.removed or "none")
+        seen = now
 
 
 def lifespan(service: Service, shutdown: Callable[[], None]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -251,3 +251,19 @@ def test_sighup_reloads_the_cli_server(fake_models: Path, tmp_path: Path) -> Non
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_each_replica_polls_its_model_folder(fake_models: Path, tmp_path: Path) -> None:
+    """AECODEC_RELOAD_POLL_S: a changed folder is reloaded without a signal or a request."""
+    from . import fakes
+
+    root = tmp_path / "models"
+    shutil.copytree(fake_models / "mnist-ae", root / "mnist-ae")
+    with serve(root, reload_poll_s=0.2) as s, s.client() as c:
+        before = c.get("/models/mnist-ae").json()["version"]
+        shutil.rmtree(root / "mnist-ae")
+        after = fakes.build(root, "mnist-ae", "autoencoder", seed=13).version
+        deadline = time.monotonic() + 20
+        while c.get("/models/mnist-ae").json().get("version") != after and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert before != after and c.get("/models/mnist-ae").json()["version"] == after
