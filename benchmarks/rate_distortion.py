@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pillow_avif  # noqa: F401  (registers AVIF with Pillow)
-from aecodec_training.codec.train import load_images
+from aecodec_training.datasets import load_dataset
+from aecodec_training.psnr import psnr_per_image
+from aecodec_training.realpath import round_trip
 from aecodec_wire.manifest import load
-from aecodec_wire.prior_codec import PriorCodec, unpack_compact
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +48,10 @@ def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return s.reshape(len(a), -1).mean(1)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).reshape(len(a), -1).mean(1)
-    return 10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))
+def load_images(dataset: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (N, C, H, W) train and test splits: MNIST IDX files, or the CIFAR-10 files (batches or npz pair)."""
+    ds = load_dataset(dataset, data_dir)
+    return np.ascontiguousarray(ds.train_x), np.ascontiguousarray(ds.test_x)
 
 
 def point(x: np.ndarray, rec: np.ndarray, nbytes: np.ndarray, **extra: float) -> dict[str, float]:
@@ -58,7 +59,7 @@ def point(x: np.ndarray, rec: np.ndarray, nbytes: np.ndarray, **extra: float) ->
     out = {
         "bytes": float(nbytes.mean()),
         "bpp": float(nbytes.mean() * 8 / pixels),
-        "psnr": float(psnr(x, rec).mean()),
+        "psnr": float(psnr_per_image(x, rec).mean()),
         "ssim": float(ssim(x, rec).mean()),
     }
     return out | {k: float(v) for k, v in extra.items()}
@@ -90,7 +91,7 @@ def classical(x: np.ndarray, avif_limit: int) -> dict[str, list[dict[str, float]
             ref, rec, sizes = fn(q)
             out[name].append(point(ref, rec, sizes, quality=q, images=len(ref)))
     rec, sizes = pillow(x, "PNG", optimize=True)
-    out["png"] = [point(x, rec, sizes, images=len(x)) | {"psnr": float("inf"), "ssim": 1.0}]
+    out["png"] = [point(x, rec, sizes, images=len(x))]  # lossless: the PSNR cap (psnr.MAX_PSNR_DB), SSIM 1
     return out
 
 
@@ -114,30 +115,13 @@ def pca(train: np.ndarray, x: np.ndarray, ks: list[int]) -> list[dict[str, float
 def learned(x: np.ndarray, folder: Path) -> dict[str, object]:
     """One codec level through the real path; also the integer-table estimate of the coded latent bytes."""
     manifest = load(folder)
-    codec = PriorCodec(manifest)
-    enc = ort.InferenceSession(str(folder / "encoder.onnx"), providers=["CPUExecutionProvider"])
-    dec = ort.InferenceSession(str(folder / "decoder.onnx"), providers=["CPUExecutionProvider"])
-    mode, recs, sizes, lat_bytes, est = ("L" if x.shape[1] == 1 else "RGB"), [], [], [], []
-    probs = np.asarray(manifest.prior.counts, np.float64)  # type: ignore[union-attr]
-    probs /= probs.sum(1, keepdims=True)
-    for s in range(0, len(x), 500):
-        xb = x[s : s + 500]
-        latents = enc.run(None, {"image": xb.astype(np.float32) / 255})[0]
-        payloads = codec.encode(latents, [(x.shape[3], x.shape[2])] * len(xb), [mode] * len(xb))
-        codes = [unpack_compact(p) for p in payloads]
-        y_hat = np.concatenate([codec.decode(c) for c in codes])
-        recs.append(np.clip(np.rint(dec.run(None, {"latent": y_hat})[0] * 255), 0, 255).astype(np.uint8))
-        sizes += [len(p) for p in payloads]
-        lat_bytes += [len(c.data) for c in codes]
-        for lat in latents:
-            sym = codec.symbols(lat).reshape(len(probs), -1)
-            est.append(-np.log2(np.take_along_axis(probs, sym, 1)).sum() / 8)
+    rt = round_trip(folder, manifest, x)
     return point(
         x,
-        np.concatenate(recs),
-        np.array(sizes, np.float64),
-        latent_bytes=float(np.mean(lat_bytes)),
-        est_latent_bytes=float(np.mean(est)),
+        rt.decoded,
+        rt.payload_bytes,
+        latent_bytes=float(rt.latent_bytes.mean()),
+        est_latent_bytes=float(rt.estimated_bits.mean() / 8),
         images=len(x),
     ) | {"model": manifest.name, "version": manifest.version}
 
@@ -208,8 +192,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--mnist-models", nargs="*", type=Path, default=[])
     p.add_argument("--cifar-models", nargs="*", type=Path, default=[])
-    p.add_argument("--mnist-dir", default=str(ROOT.parent / "shared/data/mnist"))
-    p.add_argument("--cifar-dir", default=str(ROOT.parent / "shared/data/cifar-10"))
+    p.add_argument("--mnist-dir", default="data/mnist", help="MNIST IDX files")
+    p.add_argument("--cifar-dir", default="data/cifar-10", help="CIFAR-10 files")
     p.add_argument("--limit", type=int, default=None, help="first N test images (default: all)")
     p.add_argument("--classical-limit", type=int, default=None, help="JPEG/WebP/PNG on the first N only")
     p.add_argument("--avif-limit", type=int, default=2000, help="AVIF is slow: first N images only")
@@ -221,7 +205,7 @@ def main() -> None:
     )
     a = p.parse_args()
     for ds in a.datasets:
-        train, test, _ = load_images(ds, Path(a.mnist_dir if ds == "mnist" else a.cifar_dir))
+        train, test = load_images(ds, Path(a.mnist_dir if ds == "mnist" else a.cifar_dir))
         x = test[: a.limit]
         folders = a.mnist_models if ds == "mnist" else a.cifar_models
         res: dict[str, list[dict]] = {"learned": [learned(x, f) for f in folders]}

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 import torch
 from aecodec_training.models import build_model, model_names, param_count, register_model, summarize
+from aecodec_wire.manifest import ModelKind
+
+# the manifest kind each registered model exports as: the service picks its endpoints and latent codec by it
+KINDS = {
+    "mlp-reference": "autoencoder",
+    "mlp-relu-out": "autoencoder",
+    "mlp-deep": "autoencoder",
+    "mlp-narrow": "autoencoder",
+    "pca": "autoencoder",
+    "conv-cifar": "autoencoder",
+    "mlp-denoise": "denoising",
+    "mlp-sparse": "sparse",
+    "mlp-vae": "vae",
+    "conv-vae": "vae",
+    "rd-codec": "codec",
+}
 
 PARAMS = {
     "mlp-reference": 784 * 196 + 196 + 196 * 49 + 49 + 49 * 196 + 196 + 196 * 784 + 784,
@@ -22,7 +40,8 @@ def test_shapes(name: str) -> None:
     x = lo + (hi - lo) * x
     with torch.no_grad():
         z = model.encode(x)
-    sizes = (0, (h or 32) // 4, (w or 24) // 4)[: len(model.latent_shape)]
+    # an any-size model's latent follows the image at 1/pad_multiple of each side
+    sizes = (0, (h or 32) // model.pad_multiple, (w or 24) // model.pad_multiple)[: len(model.latent_shape)]
     expected = [d if d is not None else s for d, s in zip(model.latent_shape, sizes, strict=True)]
     assert list(z.shape) == [3, *expected]
     with torch.no_grad():
@@ -31,7 +50,12 @@ def test_shapes(name: str) -> None:
     if name != "pca":  # PCA's decode is linear (unbounded); the others end in an output nonlinearity
         olo, ohi = model.output_range
         assert float(out.min()) >= min(olo, 0.0) - 1e-6 and float(out.max()) <= ohi + 1e-6
-    assert model.kind in ("autoencoder", "denoising", "sparse", "vae")
+    assert model.kind == KINDS[name]
+
+
+def test_every_registered_model_has_a_known_manifest_kind() -> None:
+    assert set(model_names()) <= set(KINDS), "add the new model's manifest kind to KINDS"
+    assert set(KINDS.values()) <= set(typing.get_args(ModelKind))
 
 
 @pytest.mark.parametrize(("name", "count"), PARAMS.items())

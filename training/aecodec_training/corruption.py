@@ -29,3 +29,10 @@ def random_hflip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Mirror a random half of the batch left-right."""
     flip = torch.rand(x.shape[0], generator=gen, device=x.device) < 0.5
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+
+
+def random_shift(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
+    """Translate the whole batch by one random offset in [-pad, pad] per axis (reflect-padded crop)."""
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
+    i, j = (int(v) for v in torch.randint(0, 2 * pad + 1, (2,), generator=gen, device=x.device))
+    return padded[:, :, i : i + x.shape[2], j : j + x.shape[3]]

@@ -1,33 +1,38 @@
 """Export a trained run as a served model folder: two checked ONNX graphs and a sealed manifest.
 
-Everything is written into a temporary sibling folder and renamed into place only after every
+One path for every model, the rate-distortion codecs included: ``export_graphs`` writes the graphs,
+``check_graphs`` runs ``onnx.checker`` and onnxruntime-vs-PyTorch on real images, the figures in the manifest
+are measured through the real serving path (``realpath.round_trip``), and everything is written into a
+temporary folder beside the target and published by one rename (``publish.staging``) only after every
 check passed, so a failed export never leaves a half-written model behind.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from aecodec_wire import unpack
-from aecodec_wire.latent_codec import LatentCodec
 from aecodec_wire.manifest import DatasetInfo, InputSpec, Manifest, TrainingInfo, load, seal
 from aecodec_wire.quantize import measure_stats
 
 from .checkpoint import load_checkpoint
-from .config import TrainConfig
-from .metrics import EVAL_BATCH, NEAR_ZERO, evaluate, mean_psnr, to_uint8
+from .config import Objective, TrainConfig
+from .metrics import EVAL_BATCH, NEAR_ZERO, evaluate, to_uint8
 from .models import Autoencoder, build_model
-from .onnx_io import check_graphs, export_graphs, run_graph, session
+from .onnx_io import check_graphs, export_graphs
+from .publish import staging
+from .realpath import PROVISIONAL_VERSION, round_trip
 from .trainer import load_data
 
 CHECK_IMAGES = 256  # real images the ONNX-vs-PyTorch check runs on
-PROVISIONAL_VERSION = "0" * 16
+STATS_IMAGES = 5000  # training images whose latents give the manifest's latent statistics
+CODEC_IMAGES = 2000  # test images a rate-distortion codec's real-path figures are measured on (default)
+_LEGACY_OBJECTIVE = ("noise_sigma", "patches", "patch_size", "l1_weight", "flip")
+
+__all__ = ["PROVISIONAL_VERSION", "export_model", "export_run", "load_run"]
 
 
 def load_run(run_dir: Path) -> tuple[Autoencoder, dict[str, Any]]:
@@ -35,7 +40,11 @@ def load_run(run_dir: Path) -> tuple[Autoencoder, dict[str, Any]]:
     state = load_checkpoint(run_dir)
     if state is None:
         raise FileNotFoundError(f"no checkpoint.pt in {run_dir}: train first (aecodec-train train ... --out {run_dir})")
-    model = build_model(state["model_name"], **state["model_config"])
+    config = dict(state["model_config"])
+    legacy = {k: config.pop(k) for k in _LEGACY_OBJECTIVE if k in config}  # runs from before Objective
+    if legacy and not state["train_config"].get("objective"):
+        state["train_config"]["objective"] = Objective(**legacy).__dict__
+    model = build_model(state["model_name"], **config)
     model.load_state_dict(state["model_state"])
     return model.eval(), state
 
@@ -45,22 +54,37 @@ def latents_of(model: Autoencoder, x: torch.Tensor) -> np.ndarray:
     return torch.cat([model.encode(x[s : s + EVAL_BATCH]) for s in range(0, len(x), EVAL_BATCH)]).numpy()
 
 
-def codec_metrics(folder: Path, manifest: Manifest, test_x: torch.Tensor, limit: int | None = None) -> dict[str, float]:
-    """PSNR (8-bit pixels) after the real quantise + range-code path at 8 and 4 bits, through the ONNX graphs."""
-    x = test_x[:limit].numpy() if limit else test_x.numpy()
-    original = to_uint8(x, manifest.input.range)
-    latents = run_graph(session(folder / "encoder.onnx"), x)[0]
-    dec = session(folder / "decoder.onnx")
-    codec = LatentCodec(manifest.model_copy(update={"version": manifest.version or PROVISIONAL_VERSION}))
-    mode = "L" if manifest.input.channels == 1 else "RGB"
+def real_path_metrics(folder: Path, manifest: Manifest, test_x: torch.Tensor) -> dict[str, float]:
+    """The served figures: a codec's payload bytes and PSNR; the others' at 8 and 4 bits per latent value."""
+    pixels = to_uint8(test_x, manifest.input.range)
+    if manifest.kind == "codec":
+        rt = round_trip(folder, manifest, pixels)
+        return {
+            "psnr_db": float(rt.psnr_db.mean()),
+            "bytes": float(rt.payload_bytes.mean()),
+            "latent_bytes": float(rt.latent_bytes.mean()),
+            "est_latent_bytes": float(rt.estimated_bits.mean() / 8),
+        }
     out: dict[str, float] = {}
     for bits in (8, 4):
-        payloads = codec.encode(latents, [(x.shape[3], x.shape[2])] * len(x), [mode] * len(x), bits)
-        decoded = np.concatenate([codec.decode(unpack(p)) for p in payloads])
-        images = run_graph(dec, decoded)[0]
-        out[f"codec_psnr_db_{bits}bit"] = mean_psnr(original, to_uint8(images, manifest.output_range))
-        out[f"codec_bytes_{bits}bit"] = float(np.mean([len(p) for p in payloads]))
+        rt = round_trip(folder, manifest, pixels, bits)
+        out[f"codec_psnr_db_{bits}bit"] = float(rt.psnr_db.mean())
+        out[f"codec_bytes_{bits}bit"] = float(rt.payload_bytes.mean())
     return out
+
+
+def training_info(state: dict[str, Any]) -> TrainingInfo:
+    """The exact command (chained after the commands of the runs it started from), epochs and seconds."""
+    cfg = state["train_config"]
+    before = state.get("lineage") or {"command": "", "epochs": 0, "seconds": 0.0}
+    command = cfg["command"] or "(not recorded)"
+    return TrainingInfo(
+        command=f"{before['command']} && {command}" if before["command"] else command,
+        epochs=before["epochs"] + state["epoch"],
+        seconds=round(before["seconds"] + state["seconds"], 2),
+        seed=cfg["seed"],
+        torch_version=state.get("torch_version", torch.__version__),
+    )
 
 
 def build_manifest(
@@ -70,9 +94,11 @@ def build_manifest(
     stats_latents: np.ndarray,
     metrics: dict[str, float],
     description: str,
+    wire_id: int | None = None,
 ) -> Manifest:
     c, h, w = model.image_shape
-    cfg = state["train_config"]
+    if model.kind == "codec" and wire_id is None:
+        raise ValueError(f"{name}: a codec model needs a wire id (1..255, unique among served models): --wire-id")
     return Manifest(
         name=name,
         kind=model.kind,  # type: ignore[arg-type]
@@ -83,14 +109,10 @@ def build_manifest(
         output_range=model.output_range,
         latent_shape=model.latent_shape,
         latent_stats=measure_stats(stats_latents),
-        training=TrainingInfo(
-            command=cfg["command"] or "(not recorded)",
-            epochs=state["epoch"],
-            seconds=round(state["seconds"], 2),
-            seed=cfg["seed"],
-            torch_version=state.get("torch_version", torch.__version__),
-        ),
+        training=training_info(state),
         metrics=metrics,
+        wire_id=wire_id,
+        **model.wire_fields(),
     )
 
 
@@ -103,36 +125,33 @@ def export_model(
     name: str,
     description: str = "",
     codec_limit: int | None = None,
+    wire_id: int | None = None,
 ) -> Manifest:
-    """Write ``out`` (replacing it) with encoder.onnx, decoder.onnx and a sealed manifest.json."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the service must be able to read it
-    try:
+    """Write ``out`` (replacing it atomically) with encoder.onnx, decoder.onnx and a sealed manifest.json."""
+    model = model.eval().cpu()
+    objective = TrainConfig(**state["train_config"]).loss_terms
+    if model.kind == "codec":
+        codec_limit = codec_limit or CODEC_IMAGES
+    with staging(Path(out)) as tmp:
         export_graphs(model, test_x[:16], tmp)
         check_graphs(model, tmp, train_x[:CHECK_IMAGES])
-        metrics = evaluate(model, test_x, full=True)
-        loss = metrics.pop("test_loss")
-        if model.kind == "vae":
-            metrics["test_loss"] = loss
-        elif model.loss == "bce":
-            metrics["test_bce"] = loss  # mean per-pixel binary cross-entropy, the report's CIFAR figure
-        draft = build_manifest(model, name, state, latents_of(model, train_x), metrics, description)
-        metrics.update(codec_metrics(tmp, draft, test_x, codec_limit))
-        sealed = seal(tmp, draft.model_copy(update={"metrics": {k: round(v, 6) for k, v in metrics.items()}}))
+        metrics: dict[str, float] = {}
+        if model.kind != "codec":  # a codec's figures are all real-path ones
+            metrics = evaluate(model, test_x, objective, full=True)
+            loss = metrics.pop("test_loss")
+            if model.kind == "vae":
+                metrics["test_loss"] = loss
+            elif model.loss == "bce":
+                metrics["test_bce"] = loss  # mean per-pixel binary cross-entropy, the report's CIFAR figure
+        stats = latents_of(model, train_x[:STATS_IMAGES] if model.kind == "codec" else train_x)
+        draft = build_manifest(
+            model, name, state, stats, metrics, description or default_description(model, objective), wire_id
+        )
+        metrics.update(real_path_metrics(tmp, draft, test_x[:codec_limit] if codec_limit else test_x))
+        rounding = 4 if model.kind == "codec" else 6
+        sealed = seal(tmp, draft.model_copy(update={"metrics": {k: round(v, rounding) for k, v in metrics.items()}}))
         load(tmp)  # the folder must verify exactly as the service will verify it
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-        return sealed
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return sealed
 
 
 def export_run(
@@ -142,6 +161,7 @@ def export_run(
     description: str = "",
     data_dir: str | None = None,
     codec_limit: int | None = None,
+    wire_id: int | None = None,
 ) -> Manifest:
     """Export the model in ``run_dir``; the data is reloaded (from ``data_dir`` if given) for stats and metrics."""
     model, state = load_run(run_dir)
@@ -151,30 +171,35 @@ def export_run(
     cfg = replace(cfg, download=False)
     data = load_data(cfg)
     train_x, test_x = data.tensors(torch.device("cpu"), *model.input_range)
-    return export_model(
-        model, state, train_x, test_x, out, name, description or default_description(model), codec_limit
-    )
+    return export_model(model, state, train_x, test_x, out, name, description, codec_limit, wire_id)
 
 
-def default_description(model: Autoencoder) -> str:
+def default_description(model: Autoencoder, objective: Objective) -> str:
     """What the metrics mean, in the manifest itself."""
+    if model.kind == "codec":
+        return (
+            f"Rate-distortion codec (lambda {objective.lam:g}): {model.architecture()}; compact payloads "
+            "(CompactCode). metrics: real-path test bytes/image (header included), PSNR on 8-bit pixels, "
+            "latent bytes, and the latent bytes the integer tables estimate."
+        )
     lo, hi = model.input_range
-    cfg = model.config
     text = (
         f"{model.name} ({model.kind}). Test-set metrics: test_mse is on the model's input scale [{lo:g}, {hi:g}]; "
         "psnr_db is the mean per-image PSNR on 8-bit pixels with the float latent; codec_psnr_db_Nbit and "
-        "codec_bytes_Nbit after the real LatentCodec quantise + range-code round trip through the ONNX graphs."
+        "codec_bytes_Nbit after the real quantise + range-code round trip through the ONNX graphs."
     )
     if model.kind == "denoising":
         text += (
             f" test_mse/psnr_db reconstruct clean inputs; noisy_psnr_db (corrupted input vs clean) and "
-            f"denoised_psnr_db (output vs clean) use Gaussian sigma {cfg.noise_sigma:g} on the [-1, 1] scale plus "
-            f"{cfg.patches} black {cfg.patch_size}x{cfg.patch_size} patch(es) per image."
+            f"denoised_psnr_db (output vs clean) use Gaussian sigma {objective.noise_sigma:g} on the [-1, 1] scale "
+            f"plus {objective.patches} black {objective.patch_size}x{objective.patch_size} patch(es) per image."
         )
     if model.loss == "bce":
         text += " test_bce: mean per-pixel binary cross-entropy on [0, 1] (the training loss)."
     if model.kind == "sparse":
-        text += f" near_zero_share: share of latent values with |z| < {NEAR_ZERO:g} (L1 weight {cfg.l1_weight:g})."
+        text += (
+            f" near_zero_share: share of latent values with |z| < {NEAR_ZERO:g} (L1 weight {objective.l1_weight:g})."
+        )
     if model.kind == "vae":
         text += (
             " test_elbo_nats: ELBO per image in nats (Bernoulli likelihood summed over the 784 pixels on [0, 1] "

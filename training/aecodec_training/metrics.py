@@ -1,16 +1,20 @@
-"""Test-set metrics in PyTorch: loss, MSE on the model's scale, 8-bit PSNR, sparsity and ELBO."""
+"""Test-set metrics in PyTorch: loss, MSE on the model's scale, 8-bit PSNR, sparsity, ELBO, codec bytes."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from .config import Objective
 from .models import Autoencoder
-from .objectives import batch_loss, corrupt, vae_terms
+from .objectives import PIXEL_SCALE, batch_loss, corrupt
+from .psnr import mean_psnr
 
 NEAR_ZERO = 1e-2  # |z| below this counts as "off" for the sparse AE's near-zero share
 EVAL_SEED = 1234  # fixed noise for evaluation, so metrics compare across runs
 EVAL_BATCH = 1000
+
+__all__ = ["EVAL_BATCH", "EVAL_SEED", "NEAR_ZERO", "denoise_metrics", "evaluate", "mean_psnr", "to_uint8"]
 
 
 def to_uint8(images: np.ndarray | torch.Tensor, value_range: tuple[float, float]) -> np.ndarray:
@@ -20,39 +24,27 @@ def to_uint8(images: np.ndarray | torch.Tensor, value_range: tuple[float, float]
     return np.clip(np.rint((arr.astype(np.float64) - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
 
 
-def psnr_per_image(original: np.ndarray, decoded: np.ndarray) -> np.ndarray:
-    """Per-image PSNR in dB of uint8 (N, ...) arrays; an exact copy counts as 100 dB."""
-    diff = original.reshape(len(original), -1).astype(np.float64) - decoded.reshape(len(decoded), -1)
-    mse = (diff**2).mean(1)
-    return np.where(mse > 0, 10 * np.log10(255.0**2 / np.maximum(mse, 1e-12)), 100.0)
-
-
-def mean_psnr(original: np.ndarray, decoded: np.ndarray) -> float:
-    return float(psnr_per_image(original, decoded).mean())
-
-
 @torch.inference_mode()
-def evaluate(model: Autoencoder, x: torch.Tensor, full: bool = False) -> dict[str, float]:
+def evaluate(model: Autoencoder, x: torch.Tensor, objective: Objective, full: bool = False) -> dict[str, float]:
     """Metrics of ``model`` on images ``x`` (already in its input range). ``full`` adds the slower extras."""
+    if model.loss == "rd":
+        return codec_metrics(model, x, objective)
     was_training = model.training
     model.eval()
     gen = torch.Generator(x.device).manual_seed(EVAL_SEED)
     loss_sum = torch.zeros((), device=x.device)
     mse_sum = torch.zeros((), device=x.device)
     near_zero = torch.zeros((), device=x.device)
-    nll_sum = torch.zeros((), device=x.device)
     latent_count = 0
     recons = []
     for start in range(0, len(x), EVAL_BATCH):
         xb = x[start : start + EVAL_BATCH]
-        loss_sum += batch_loss(model, model, xb, gen, train=False) * len(xb)
+        loss_sum += batch_loss(model, model, xb, gen, objective, train=False) * len(xb)
         z = model.encode(xb)
         recon = model.decode(z)
         mse_sum += (recon - xb).pow(2).mean((1, 2, 3)).sum()
         near_zero += (z.abs() < NEAR_ZERO).sum()
         latent_count += z.numel()
-        if model.kind == "vae":
-            nll_sum += vae_terms(recon, xb, z, torch.zeros_like(z))[0].sum()
         if full:
             recons.append(recon)
     model.train(was_training)
@@ -66,15 +58,39 @@ def evaluate(model: Autoencoder, x: torch.Tensor, full: bool = False) -> dict[st
         rng = model.input_range
         out["psnr_db"] = mean_psnr(to_uint8(x, rng), to_uint8(torch.cat(recons), model.output_range))
         if model.kind == "denoising":
-            out.update(denoise_metrics(model, x))
+            out.update(denoise_metrics(model, x, objective))
     return out
 
 
 @torch.inference_mode()
-def denoise_metrics(model: Autoencoder, x: torch.Tensor) -> dict[str, float]:
+def codec_metrics(model: Autoencoder, x: torch.Tensor, objective: Objective) -> dict[str, float]:
+    """A rate-distortion codec with hard-rounded latents: PSNR, MSE, estimated bytes and the RD loss."""
+    was_training = model.training
+    model.eval()
+    mse, bits, psnr = [], [], []
+    for start in range(0, len(x), EVAL_BATCH):
+        xb = x[start : start + EVAL_BATCH]
+        y_hat = model.quantize(model.encode(xb))  # type: ignore[operator]
+        recon = model.decode(y_hat)
+        mse.append((recon - xb).pow(2).flatten(1).mean(1))
+        bits.append(model.bits(y_hat))  # type: ignore[operator]
+        psnr.append(mean_psnr(to_uint8(xb, model.input_range), to_uint8(recon, model.output_range)) * len(xb))
+    model.train(was_training)
+    m, b = torch.cat(mse), torch.cat(bits)
+    return {
+        "test_loss": float((objective.lam * PIXEL_SCALE * m + b).mean()),
+        "test_mse": float(m.mean()),
+        "psnr_db": float(sum(psnr) / len(x)),
+        "est_bytes": float(b.mean() / 8),
+    }
+
+
+@torch.inference_mode()
+def denoise_metrics(model: Autoencoder, x: torch.Tensor, objective: Objective) -> dict[str, float]:
     """PSNR of the corrupted input and of the model's output against the clean image."""
     gen = torch.Generator(x.device).manual_seed(EVAL_SEED)
-    noisy = torch.cat([corrupt(model, x[s : s + EVAL_BATCH], gen) for s in range(0, len(x), EVAL_BATCH)])
+    rng = model.input_range
+    noisy = torch.cat([corrupt(objective, x[s : s + EVAL_BATCH], rng, gen) for s in range(0, len(x), EVAL_BATCH)])
     denoised = torch.cat([model(noisy[s : s + EVAL_BATCH])[0] for s in range(0, len(x), EVAL_BATCH)])
     clean = to_uint8(x, model.input_range)
     return {

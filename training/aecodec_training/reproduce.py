@@ -75,7 +75,7 @@ def run_reproduce(
                 "final_train_loss": (
                     trainer.history[-1]["train_loss"]
                     if trainer.history
-                    else evaluate(trainer.model, trainer.train_x)["test_mse"]
+                    else evaluate(trainer.model, trainer.train_x, cfg.loss_terms)["test_mse"]
                 ),
                 "test_mse": final["test_mse"],
                 "psnr_db": final["psnr_db"],

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from .. import distributed as D
-from ..config import TrainConfig, command_line
+from ..config import Objective, TrainConfig, command_line
 from ..models import recipe
 from .summary import print_metrics, print_summary
 
@@ -22,7 +22,9 @@ Opt = typer.Option
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Argument(help="registered model: mlp-reference, mlp-denoise, conv-cifar, ...")],
+    model: Annotated[
+        str, typer.Argument(help="registered model: mlp-reference, mlp-denoise, conv-cifar, rd-codec ...")
+    ],
     dataset: Annotated[
         str | None, Opt(help="mnist | fashion-mnist | cifar10 | npz | images (default: the model's)")
     ] = None,
@@ -39,31 +41,54 @@ def train(
     download: Annotated[bool, Opt(help="download official files first (md5-checked)")] = False,
     resume: Annotated[bool, Opt("--resume/--fresh", help="continue from the run folder's checkpoint")] = True,
     progress: Annotated[bool, Opt(help="show a progress bar")] = True,
+    minutes: Annotated[float, Opt(help="wall-clock budget of training, resumable (0: none)")] = 0.0,
+    clip: Annotated[float | None, Opt(help="gradient-norm clip; skips non-finite steps (default: recipe)")] = None,
+    decay_at: Annotated[float | None, Opt(help="share of the run after which lr x0.2 (default: recipe)")] = None,
+    init: Annotated[Path | None, Opt(help="start from this run folder's trained weights and architecture")] = None,
+    eval_limit: Annotated[int, Opt(help="per-epoch validation on the first N test images (0: all)")] = 0,
     noise_sigma: Annotated[float | None, Opt(help="denoising: Gaussian sigma on the input scale")] = None,
     patches: Annotated[int | None, Opt(help="denoising: black patches per image")] = None,
     patch_size: Annotated[int | None, Opt(help="denoising: patch side in pixels")] = None,
     l1_weight: Annotated[float | None, Opt(help="sparse: weight of the L1 penalty on the latent")] = None,
+    flip: Annotated[bool | None, Opt("--flip/--no-flip", help="augmentation: random horizontal flips")] = None,
+    shift: Annotated[int | None, Opt(help="augmentation: random shift by up to N pixels")] = None,
+    lam: Annotated[float | None, Opt(help="codec: loss = lam * 255^2 * MSE + bits per image")] = None,
+    decoder_only: Annotated[
+        bool, Opt(help="codec: fine-tune the decoder alone (with --init); payloads stay the same")
+    ] = False,
     latent_dim: Annotated[int | None, Opt(help="vae: latent dimension")] = None,
     components: Annotated[int | None, Opt(help="pca: number of components")] = None,
-    flip: Annotated[bool | None, Opt("--flip/--no-flip", help="conv: random horizontal flips")] = None,
+    hidden: Annotated[int | None, Opt(help="codec, vae: hidden channels/units")] = None,
+    latent: Annotated[int | None, Opt(help="codec: latent channels")] = None,
+    positional: Annotated[bool | None, Opt(help="codec: one prior per latent element (fixed size only)")] = None,
+    size: Annotated[str | None, Opt(help="codec: image size, auto (the data's) | any | HxW")] = None,
     image_size: Annotated[int, Opt(help="images dataset: side length to resize/crop to")] = 32,
     channels: Annotated[int, Opt(help="images dataset: 1 (grey) or 3 (RGB)")] = 3,
     fit: Annotated[str, Opt(help="images dataset: resize | crop")] = "resize",
 ) -> None:
-    """Train a model; prints a summary, a progress bar and per-epoch validation; resumable."""
+    """Train a model, codecs included; prints a summary, a progress bar and per-epoch validation; resumable."""
     from ..trainer import Trainer
 
     r = recipe(model)
     ds = dataset or r.dataset
-    options: dict[str, Any] = {
-        "noise_sigma": noise_sigma,
-        "patches": patches,
-        "patch_size": patch_size,
-        "l1_weight": l1_weight,
+    architecture: dict[str, Any] = {
         "latent_dim": latent_dim,
         "components": components,
-        "flip": flip,
+        "hidden": hidden,
+        "latent": latent,
+        "positional": positional,
+        "size": size,
     }
+    objective = r.objective.updated(
+        noise_sigma=noise_sigma,
+        patches=patches,
+        patch_size=patch_size,
+        l1_weight=l1_weight,
+        flip=flip,
+        shift=shift,
+        lam=lam,
+        decoder_only=decoder_only or None,
+    )
     cfg = TrainConfig(
         model=model,
         dataset=ds,
@@ -81,7 +106,13 @@ def train(
         image_size=image_size,
         channels=channels,
         fit=fit,
-        options={k: v for k, v in options.items() if v is not None},
+        options={k: v for k, v in architecture.items() if v is not None},
+        objective=objective,
+        minutes=minutes,
+        clip=clip,
+        decay_at=decay_at,
+        init=str(init) if init else "",
+        eval_limit=eval_limit,
         command=command_line(),
     )
     ctx = D.setup(device)
@@ -116,15 +147,14 @@ def evaluate(
     if data_dir is not None:
         cfg.data_dir = str(data_dir)
     _, test_x = load_data(cfg).tensors(torch.device("cpu"), *model.input_range)
-    print_metrics(
-        console, f"{run_dir} ({state['model_name']}, {state['epoch']} epochs)", run_eval(model, test_x, full=True)
-    )
+    metrics = run_eval(model, test_x, cfg.loss_terms, full=True)
+    print_metrics(console, f"{run_dir} ({state['model_name']}, {state['epoch']} epochs)", metrics)
     if grid is not None:
-        write_grid(model, test_x[:16], grid)
+        write_grid(model, test_x[:16], cfg.loss_terms, grid)
         console.print(f"wrote {grid}")
 
 
-def write_grid(model: Any, x: torch.Tensor, path: Path) -> None:
+def write_grid(model: Any, x: torch.Tensor, objective: Objective, path: Path) -> None:
     """Originals, (for denoising) the corrupted inputs, and reconstructions, one row each."""
     from ..metrics import EVAL_SEED
     from ..objectives import corrupt
@@ -133,9 +163,9 @@ def write_grid(model: Any, x: torch.Tensor, path: Path) -> None:
     rows, labels = [x], ["original"]
     with torch.no_grad():
         if model.kind == "denoising":
-            x = corrupt(model, x, torch.Generator().manual_seed(EVAL_SEED))
+            x = corrupt(objective, x, model.input_range, torch.Generator().manual_seed(EVAL_SEED))
             rows, labels = [*rows, x], [*labels, "corrupted input"]
-        rows, labels = [*rows, model.decode(model.encode(x))], [*labels, "reconstruction"]
+        rows, labels = [*rows, model.reconstruct(x)], [*labels, "reconstruction"]
     image_grid(rows, labels, model.input_range, path)
 
 
@@ -146,11 +176,17 @@ def export(
     name: Annotated[str | None, Opt(help="model name in the manifest (default: the folder name)")] = None,
     description: Annotated[str, Opt(help="manifest description")] = "",
     data_dir: Annotated[Path | None, Opt(help="override the data folder recorded in the run")] = None,
+    wire_id: Annotated[
+        int | None, Opt(help="codec: the id compact payloads carry (1..255, unique among served models)")
+    ] = None,
+    limit: Annotated[int | None, Opt(help="measure the real-path figures on the first N test images")] = None,
 ) -> None:
-    """Export encoder/decoder ONNX + sealed manifest, after checking ONNX == PyTorch on real data."""
+    """Export encoder/decoder ONNX + sealed manifest (onnx.checker, ONNX == PyTorch on real data), atomically."""
     from ..export import export_run
 
-    manifest = export_run(run_dir, out, name or out.name, description, str(data_dir) if data_dir else None)
+    manifest = export_run(
+        run_dir, out, name or out.name, description, str(data_dir) if data_dir else None, limit, wire_id
+    )
     print_metrics(console, f"{manifest.name} version {manifest.version} -> {out}", manifest.metrics)
 
 

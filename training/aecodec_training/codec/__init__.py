@@ -1,7 +1,9 @@
-"""Rate-distortion codec models: conv analysis/synthesis, a learned factorised prior, training and export.
+"""Rate-distortion codec models: conv analysis/synthesis and a learned factorised prior.
 
-Kept apart from ``aecodec_training.models`` because these models train on distortion + lambda * rate and
-export integer prior tables for the range coder (``aecodec_wire.prior_codec``) instead of uniform-quantiser stats.
+Registered in the one model registry (``rd-codec``) and trained, exported and published like every other
+model; their own folder because they train on distortion + lambda * rate and export integer prior tables for
+the range coder (``aecodec_wire.prior_codec``) instead of uniform-quantiser stats. ``custom.py`` is the
+one-command "compress your own kind of images" (``aecodec-train codec``).
 """
 
 from .model import CodecConfig, RDCodec

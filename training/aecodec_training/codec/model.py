@@ -2,17 +2,26 @@
 
 Training uses additive uniform noise for the rate term and straight-through rounding (around the prior's
 per-channel offsets) for the decoder input, so the decoder learns on the values it will really receive.
+Registered as ``rd-codec``: ``aecodec-train train rd-codec --lam 3 ...`` trains one quality level, and the
+shipped levels are rows of ``aecodec_training.zoo``.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from aecodec_wire.manifest import PriorTables
 from torch import nn
 
-from .prior import FactorizedPrior
+from ..config import Objective
+from ..models.base import Autoencoder
+from ..models.registry import Recipe, register_model
+from .prior import TABLE_PRECISION, FactorizedPrior
+
+PRIOR_LR_FACTOR = 3.0  # the prior's few parameters follow the moving latent faster than the transforms learn
 
 
 class GDN(nn.Module):
@@ -34,11 +43,11 @@ class GDN(nn.Module):
 
 @dataclass(frozen=True)
 class CodecConfig:
-    """Everything that fixes the architecture; saved in the checkpoint and the manifest."""
+    """Everything that fixes the architecture (and nothing about training); saved in checkpoint and manifest."""
 
     channels: int = 1  # image channels, 1 or 3
-    height: int | None = 28  # fixed native size, or None for any size (fully convolutional)
-    width: int | None = 28
+    height: int | None = None  # fixed native size, or None for any size (fully convolutional)
+    width: int | None = None
     hidden: int = 64  # N: channels of the hidden conv layers
     latent: int = 16  # M: latent channels
     mixtures: int = 3  # logistic components per channel in the prior
@@ -46,27 +55,39 @@ class CodecConfig:
     # latent statistics depend on the position (corners are nearly constant)
     positional: bool = False
 
-    def output_paddings(self) -> tuple[int, int, int]:
-        """ConvTranspose output_padding per up-sampling layer so that 28 -> 14 -> 7 -> 4 is undone exactly."""
-        if self.height == 28:
-            return (0, 1, 1)  # 4 -> 7 -> 14 -> 28
-        return (1, 1, 1)  # any multiple of 8: exact doubling
+    def output_paddings(self) -> list[tuple[int, int]]:
+        """ConvTranspose output_padding (rows, cols) per up-sampling layer, undoing H -> ceil(H/2) exactly."""
+        if self.height is None or self.width is None:
+            return [(1, 1)] * 3  # any size (padded to a multiple of 8): exact doubling
+
+        def pads(side: int) -> list[int]:
+            sides = [side]
+            for _ in range(3):
+                sides.append(-(-sides[-1] // 2))
+            # up-sampling k -> 2k - 1 + p must land on the side the down-sampling came from
+            return [sides[i] - (2 * sides[i + 1] - 1) for i in (2, 1, 0)]
+
+        return list(zip(pads(self.height), pads(self.width), strict=True))
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-class RDCodec(nn.Module):
+class RDCodec(Autoencoder):
     """Analysis/synthesis transforms and the factorised prior of one quality level."""
 
-    pad_multiple = 8
+    kind = "codec"
+    loss = "rd"
     input_range = (0.0, 1.0)
     output_range = (0.0, 1.0)
+    decoder_part = "g_s"
 
     def __init__(self, config: CodecConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         c, n, m = config.channels, config.hidden, config.latent
+        if (config.height is None) != (config.width is None):
+            raise ValueError("a codec's height and width are both fixed or both None (any size)")
+        self.pad_multiple = 1 if config.height else 8
         self.g_a = nn.Sequential(  # (B, c, H, W) -> (B, m, H/8, W/8), ceil for 28
             nn.Conv2d(c, n, 5, 2, 2),
             GDN(n),
@@ -88,6 +109,19 @@ class RDCodec(nn.Module):
         rows = m * self.latent_hw[0] * self.latent_hw[1] if config.positional and self.latent_hw else m
         self.prior = FactorizedPrior(rows, config.mixtures)
 
+    @property
+    def image_shape(self) -> tuple[int, int | None, int | None]:
+        return (self.config.channels, self.config.height, self.config.width)
+
+    @property
+    def latent_shape(self) -> list[int | None]:
+        hw: tuple[int | None, int | None] = self.latent_hw or (None, None)
+        return [self.config.latent, *hw]
+
+    def architecture(self) -> str:
+        cfg = self.config
+        return f"rd-conv-gdn-n{cfg.hidden}-m{cfg.latent}-factorized-logistic"
+
     def prior_view(self, y: torch.Tensor) -> torch.Tensor:
         """y (B, M, h, w) as the prior sees it: (B, M*h*w, 1, 1) for a positional prior, else unchanged."""
         return y.reshape(y.shape[0], -1, 1, 1) if self.config.positional else y
@@ -106,11 +140,42 @@ class RDCodec(nn.Module):
         m = m.reshape(1, *y.shape[1:]) if self.config.positional else m.reshape(1, -1, 1, 1)
         return torch.round(y - m) + m
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training pass -> (reconstruction (B, C, H, W), bits per image (B,))."""
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.quantize(self.encode(x)))
+
+    def bits(self, y_hat: torch.Tensor) -> torch.Tensor:
+        """Estimated code length per image (B,) of quantised latents under the prior, in bits."""
+        return -torch.log2(self.prior.likelihood(self.prior_view(y_hat))).flatten(1).sum(1)
+
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training pass -> (reconstruction (B, C, H, W), bits per image (B,)); noise drawn from ``generator``."""
         y = self.encode(x)
-        noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
-        bits = -torch.log2(self.prior.likelihood(self.prior_view(noisy))).flatten(1).sum(1)
+        noise = torch.rand(y.shape, generator=generator, device=y.device, dtype=y.dtype) - 0.5
+        bits = -torch.log2(self.prior.likelihood(self.prior_view(y + noise))).flatten(1).sum(1)
         y_ste = y + (self.quantize(y) - y).detach()
-        x_hat = self.g_s(y_ste)
-        return x_hat, bits
+        return self.g_s(y_ste), bits
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        prior = [p for p in self.prior.parameters() if p.requires_grad]
+        ids = {id(p) for p in prior}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
+        groups = [{"params": rest, "lr": lr}]
+        return groups + ([{"params": prior, "lr": PRIOR_LR_FACTOR * lr}] if prior else [])
+
+    def wire_fields(self) -> dict[str, Any]:
+        offsets, minima, counts = self.prior.integer_tables()
+        tables = PriorTables(
+            precision=TABLE_PRECISION, offsets=offsets.tolist(), minima=minima.tolist(), counts=counts.tolist()
+        )
+        return {"prior": tables}
+
+
+@register_model(
+    "rd-codec",
+    Recipe(epochs=1000, batch_size=64, objective=Objective(lam=1.0), clip=5.0, decay_at=0.75, image_from_data=True),
+)
+def rd_codec(**kw: Any) -> RDCodec:
+    """Rate-distortion codec: conv/GDN transforms, latent at 1/8, factorised prior (positional when fixed-size)."""
+    return RDCodec(CodecConfig(**kw))

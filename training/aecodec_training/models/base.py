@@ -21,6 +21,7 @@ class Autoencoder(nn.Module):
     output_range: tuple[float, float] = (-1.0, 1.0)
     pad_multiple: int = 1
     name: str = ""
+    decoder_part: str = "decoder"  # the submodule that ``Objective.decoder_only`` trains alone
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -46,6 +47,18 @@ class Autoencoder(nn.Module):
         """x -> (reconstruction, latent)."""
         z = self.encode(x)
         return self.decode(z), z
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """What a user gets back at evaluation: decode(encode(x)), with the latent as the model codes it."""
+        return self.decode(self.encode(x))
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """Optimiser parameter groups (one, at ``lr``); models whose parts learn at other rates override it."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
+
+    def wire_fields(self) -> dict[str, Any]:
+        """Extra manifest fields the wire format needs from the trained weights (a codec's prior tables)."""
+        return {}
 
     def config_dict(self) -> dict[str, Any]:
         return asdict(self.config)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..config import Objective
 from .base import Autoencoder
 from .registry import Recipe, register_model
 
@@ -16,7 +17,6 @@ class ConvConfig:
     channels: int = 3
     hidden: int = 16
     latent_channels: int = 4
-    flip: bool = True  # random horizontal flips of each training batch
 
 
 class ConvAutoencoder(Autoencoder):
@@ -60,7 +60,7 @@ class ConvAutoencoder(Autoencoder):
         return self.decoder(z)
 
 
-@register_model("conv-cifar", Recipe(epochs=100, batch_size=128, dataset="cifar10"))
+@register_model("conv-cifar", Recipe(epochs=100, batch_size=128, dataset="cifar10", objective=Objective(flip=True)))
 def conv_cifar(**kw: object) -> ConvAutoencoder:
     """Conv 3-16-4 with two max-pools | two stride-2 transposed convs, Sigmoid; BCE on [0, 1]."""
     return ConvAutoencoder(ConvConfig(**kw))  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from itertools import pairwise
 import torch
 from torch import nn
 
+from ..config import Objective
 from .base import Autoencoder, activation
 from .registry import Recipe, register_model
 
@@ -19,12 +20,6 @@ class MLPConfig:
     latent_act: str = "none"  # sparse AE: relu keeps codes non-negative and exactly zero when off
     out_act: str = "tanh"  # inputs are in [-1, 1]
     image: tuple[int, int, int] = (1, 28, 28)
-    # denoising: corruption applied per batch on the device (sigma on the [-1, 1] scale)
-    noise_sigma: float = 0.0
-    patches: int = 0  # blacked-out square patches per image
-    patch_size: int = 0
-    # sparse: weight of the L1 penalty on the latent (mean |z|)
-    l1_weight: float = 0.0
 
 
 def _stack(dims: list[int], hidden: str, last: str) -> nn.Sequential:
@@ -82,15 +77,15 @@ def mlp_narrow(**kw: object) -> MLPAutoencoder:
     return MLPAutoencoder(MLPConfig(**{"dims": [784, 156, 32], **kw}))  # type: ignore[arg-type]
 
 
-@register_model("mlp-denoise", Recipe(epochs=20, batch_size=64))
+@register_model("mlp-denoise", Recipe(objective=Objective(noise_sigma=0.5, patches=1, patch_size=8)))
 def mlp_denoise(**kw: object) -> MLPAutoencoder:
     """Denoising AE 784-392-128-64, mirrored: Gaussian noise (sigma on [-1, 1]) plus blacked-out patches."""
-    defaults = {"dims": [784, 392, 128, 64], "noise_sigma": 0.5, "patches": 1, "patch_size": 8}
+    defaults = {"dims": [784, 392, 128, 64]}
     return MLPAutoencoder(MLPConfig(**{**defaults, **kw}), kind="denoising")  # type: ignore[arg-type]
 
 
-@register_model("mlp-sparse", Recipe(epochs=20, batch_size=64))
+@register_model("mlp-sparse", Recipe(objective=Objective(l1_weight=1e-3)))
 def mlp_sparse(**kw: object) -> MLPAutoencoder:
     """Sparse AE 784-256-128 with a ReLU code and an L1 penalty on it."""
-    defaults = {"dims": [784, 256, 128], "latent_act": "relu", "l1_weight": 1e-3}
+    defaults = {"dims": [784, 256, 128], "latent_act": "relu"}
     return MLPAutoencoder(MLPConfig(**{**defaults, **kw}), kind="sparse")  # type: ignore[arg-type]

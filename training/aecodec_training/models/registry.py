@@ -1,22 +1,31 @@
-"""Model registry: ``@register_model("name")`` on a factory, plus each model's default training recipe."""
+"""Model registry: ``@register_model("name", Recipe(...))`` on a factory, plus each model's default recipe.
+
+Every model the product trains is here by name, the rate-distortion codecs included (``codec/model.py``);
+``aecodec-train train NAME`` builds it, and its quality levels are rows of ``zoo.py``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import Objective
 from .base import Autoencoder
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """Default training settings for a model (the report's, where it has them)."""
+    """Default training settings for a model (the report's, where it has them); a run's flags override them."""
 
     epochs: int = 20
     batch_size: int = 64
     lr: float = 1e-3
     dataset: str = "mnist"
+    objective: Objective = field(default_factory=Objective)
+    clip: float = 0.0
+    decay_at: float = 0.0
+    image_from_data: bool = False  # channels and (``size`` option: auto | any | HxW) image size follow the data
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,163 @@
+"""The quality levels of the shipped codecs, as data (CompressAI keeps its pretrained levels in ``zoo/``).
+
+Each level is one or more ``aecodec-train train rd-codec`` runs (a later stage may start from an earlier
+one's weights, ``--init``, or fine-tune the decoder alone) and one ``aecodec-train export``. ``commands``
+renders a level as the exact commands that reproduce it; ``aecodec-train zoo`` prints them all. The shipped
+manifests record the commands as they were run, with the earlier ``python -m aecodec_training.codec.train``
+spelling of the same options.
+
+Wire ids (the byte a compact payload names its model by): the shipped levels use theirs below, 21-29 are
+kept for the photo codec levels, and levels trained by users (``aecodec-train codec``) get ids from 32 up.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+PHOTO_WIRE_IDS = range(21, 30)
+USER_WIRE_IDS = range(32, 256)
+DATA_DIRS = {"mnist": "data/mnist", "cifar10": "data/cifar-10"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One ``aecodec-train train rd-codec`` run."""
+
+    run: str  # run folder under runs/
+    lam: float
+    minutes: float
+    lr: float
+    batch_size: int
+    init: str = ""  # the stage (run name) whose trained weights this one starts from
+    decoder_only: bool = False
+    architecture: dict[str, Any] = field(default_factory=dict)  # hidden, latent, positional, size
+    settings: dict[str, Any] = field(default_factory=dict)  # flip, shift, clip, ... beyond the recipe
+
+    def flags(self) -> list[str]:
+        out = ["--lam", f"{self.lam:g}", "--lr", f"{self.lr:g}", "--batch-size", str(self.batch_size)]
+        out += ["--minutes", f"{self.minutes:g}", "--eval-limit", "500", "--threads", "1"]
+        if self.init:
+            out += ["--init", f"runs/{self.init}"]
+        if self.decoder_only:
+            out.append("--decoder-only")
+        for key, value in {**self.architecture, **self.settings}.items():
+            flag = "--" + key.replace("_", "-")
+            if value is True:
+                out.append(flag)
+            elif value is False:
+                out.append("--no-" + key.replace("_", "-"))
+            else:
+                out += [flag, str(value)]
+        return out
+
+
+@dataclass(frozen=True)
+class Level:
+    """A shipped quality level: its model folder name, wire id, data and the runs that made it."""
+
+    name: str
+    wire_id: int
+    dataset: str
+    stages: tuple[Stage, ...]
+
+    @property
+    def lam(self) -> float:
+        """The rate-distortion trade-off of the weights the payloads come from (the last full-model stage)."""
+        return [s for s in self.stages if not s.decoder_only][-1].lam
+
+    @property
+    def architecture(self) -> dict[str, Any]:
+        return self.stages[0].architecture
+
+
+_MNIST = {"hidden": 32, "latent": 16, "positional": True}
+_CIFAR = {"hidden": 48, "latent": 24, "size": "any"}
+_CIFAR_AUG = {"flip": True, "shift": 4}
+_Q2 = Stage("mnist-codec-q2", lam=3, minutes=35, lr=2e-3, batch_size=32, architecture=_MNIST)
+
+LEVELS: dict[str, Level] = {
+    level.name: level
+    for level in (
+        Level(
+            "mnist-codec-q1",
+            1,
+            "mnist",
+            (
+                Stage("mnist-codec-q1", lam=0.47, minutes=65, lr=2e-3, batch_size=32, architecture=_MNIST),
+                Stage(
+                    "mnist-codec-q1-ft",
+                    lam=0.47,
+                    minutes=12,
+                    lr=2e-4,
+                    batch_size=32,
+                    init="mnist-codec-q1",
+                    decoder_only=True,
+                ),
+            ),
+        ),
+        Level("mnist-codec-q2", 2, "mnist", (_Q2,)),
+        Level(
+            "mnist-codec-q3",
+            3,
+            "mnist",
+            (_Q2, Stage("mnist-codec-q3", lam=20, minutes=14, lr=1e-3, batch_size=32, init="mnist-codec-q2")),
+        ),
+        Level(
+            "mnist-codec-q4",
+            4,
+            "mnist",
+            (_Q2, Stage("mnist-codec-q4", lam=80, minutes=14, lr=1e-3, batch_size=32, init="mnist-codec-q2")),
+        ),
+        Level(
+            "cifar-codec-q1",
+            11,
+            "cifar10",
+            (
+                Stage(
+                    "cifar-codec-q1", lam=8, minutes=8, lr=1e-3, batch_size=16, architecture=_CIFAR, settings=_CIFAR_AUG
+                ),
+            ),
+        ),
+        Level(
+            "cifar-codec-q2",
+            12,
+            "cifar10",
+            (
+                Stage(
+                    "cifar-codec-q2",
+                    lam=35,
+                    minutes=25,
+                    lr=1e-3,
+                    batch_size=16,
+                    architecture=_CIFAR,
+                    settings=_CIFAR_AUG,
+                ),
+            ),
+        ),
+    )
+}
+
+SHIPPED_WIRE_IDS = frozenset(level.wire_id for level in LEVELS.values())
+
+
+def commands(level: Level, data_dir: str | None = None) -> list[str]:
+    """The exact commands that train, export and place ``level`` in models/ (from the repository root)."""
+    data = data_dir or DATA_DIRS[level.dataset]
+    lines = []
+    for stage in level.stages:
+        argv = ["aecodec-train", "train", "rd-codec", "--dataset", level.dataset, "--data-dir", data]
+        lines.append(shlex.join([*argv, "--out", f"runs/{stage.run}", *stage.flags()]))
+    last = level.stages[-1].run
+    export = ["aecodec-train", "export", f"runs/{last}", f"models/{level.name}", "--wire-id", str(level.wire_id)]
+    lines.append(shlex.join(export))
+    return lines
+
+
+def free_wire_ids(taken: set[int], count: int) -> list[int]:
+    """``count`` wire ids for user levels, none of them in ``taken`` (ids already served) or the product's."""
+    free = [i for i in USER_WIRE_IDS if i not in taken and i not in SHIPPED_WIRE_IDS]
+    if len(free) < count:
+        raise ValueError(f"only {len(free)} free wire ids left in {USER_WIRE_IDS.start}..{USER_WIRE_IDS.stop - 1}")
+    return free[:count]
