@@ -141,3 +141,22 @@ def test_a_batch_larger_than_the_queue_is_413_not_503(small_queue: Running) -> N
         r = c.post("/encode", files=[("files", DIGIT)] * 6)
     assert r.status_code == 413 and "retry-after" not in r.headers, r.text
     assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_a_full_model_refuses_before_the_body_arrives(small_queue: Running) -> None:
+    """Issue 11 #5: admission is decided on arrival, so the 503 comes while the body is still unsent."""
+    import socket
+
+    admission = small_queue.app.state.registry.get("mnist-ae").admission
+    admission.rows = admission.capacity  # as if four rows were being computed
+    try:
+        host, port = small_queue.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(
+                b"POST /encode HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
+            )
+            head = sock.recv(65536).decode("latin-1")  # no byte of the body was sent
+    finally:
+        admission.rows = 0
+    assert head.startswith("HTTP/1.1 503") and "retry-after: 1" in head.lower(), head
+    assert "application/problem+json" in head

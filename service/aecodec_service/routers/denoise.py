@@ -43,6 +43,7 @@ async def denoise(request: Request) -> Response:
     svc = service(request)
     model, resize = query_str(request, "model"), query_bool(request, "resize")
     rt = resolve_model(request, svc.registry, model, "denoise")
+    svc.pipeline.admit(rt)  # a full model is refused now, before the body is read
     items = await read_images(request, svc.settings.max_batch_items)
     answer = negotiate(request.headers.get("accept"), BATCH if items.batch else SINGLE)
     images = await svc.pipeline.denoise(

@@ -54,6 +54,7 @@ async def encode(request: Request) -> Response:
     resize = query_bool(request, "resize")
     answer = negotiate(request.headers.get("accept"), [PROTOBUF, "application/json", "application/octet-stream"])
     rt = resolve_model(request, svc.registry, model, "encode")
+    svc.pipeline.admit(rt)  # a full model is refused now, before the body is read
     items = await read_images(request, svc.settings.max_batch_items)
     encoded = await svc.pipeline.encode(rt, items.blobs, bits=bits, resize=resize, batch=items.batch)
     observe = svc.metrics.payload_observer(rt.name)

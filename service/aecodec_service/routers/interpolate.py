@@ -48,6 +48,7 @@ async def interpolate(
     if steps > svc.settings.max_steps:
         raise ApiError(422, f"steps={steps} is too many; at most {svc.settings.max_steps}", kind="steps-too-large")
     rt = resolve_model(request, svc.registry, model, "interpolate")
+    svc.pipeline.admit(rt, steps + 2)  # refused now, before the two images are read
     items = await read_images(request, svc.settings.max_batch_items)
     if len(items.blobs) != 2:
         raise ApiError(

@@ -28,7 +28,7 @@ SAMPLE_JSON = openapi.obj(model="string", version="string", seed="integer", imag
         "image/png",
         PROTOBUF,
         json_schema=SAMPLE_JSON,
-        errors=(401, 404, 406, 422, 503),
+        errors=(401, 404, 406, 413, 422, 503),
     ),
 )
 async def sample(
@@ -46,6 +46,7 @@ async def sample(
             422, f"n={n} is too many; at most {svc.settings.max_sample_n} samples per request", kind="n-too-large"
         )
     rt = resolve_model(request, svc.registry, model, "sample")
+    svc.pipeline.admit(rt, n)
     seed = secrets.randbits(63) if seed is None else seed
     pixels = await svc.pipeline.sample(rt, n, seed, temperature)
     headers = {"X-Aecodec-Model": rt.name, "X-Aecodec-Model-Version": rt.version, "X-Aecodec-Seed": str(seed)}
