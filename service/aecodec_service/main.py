@@ -12,6 +12,7 @@ from .core.limits import BodyLimitMiddleware
 from .core.metrics import MetricsMiddleware
 from .core.security import AuthMiddleware
 from .lifespan import build_service, lifespan
+from .routers import compare, page
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings, app.state.registry = settings, service.registry
     app.state.pipeline, app.state.metrics = service.pipeline, service.metrics
     errors.install(app)
-    for router in routers.ALL:
+    for router in [*routers.ALL, compare.router, page.router]:
         app.include_router(router)
     openapi.install(app, settings)
 

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     max_sample_n: int = Field(default=64, ge=1)
     max_steps: int = Field(default=64, ge=2)
     max_batch_items: int = Field(default=256, ge=1)
+    max_compare_pixels: int = Field(default=2048 * 2048, ge=1)  # POST /compare encodes the image ~20 times
     inline_bytes: int = Field(
         default=4096, ge=0
     )  # smaller image work runs on the event loop (cheaper than a thread hop)

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .errors import ApiError, problem
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # never need a key (probes)
+PAGE_PREFIX = "/static/"  # the web page at / and its assets hold no secret: no key (routers/page.py)
 ADMIN_PREFIX = "/admin/"
 SCHEME = "HTTPBearer"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="aecodec"'}
@@ -69,7 +70,7 @@ class AuthMiddleware:
 
     def refusal(self, scope: Scope) -> ApiError | None:
         path: str = scope["path"]
-        if path in OPEN_PATHS:
+        if path in OPEN_PATHS or path == "/" or path.startswith(PAGE_PREFIX):
             return None
         if path.startswith(ADMIN_PREFIX) and not self.admin_open:
             if not self.admin_keys:
