@@ -14,6 +14,7 @@ from fastapi import Depends, Query, Request
 from .core.config import Settings
 from .core.errors import ApiError, echo
 from .core.metrics import Metrics
+from .runtime.errors import ModelNotFound, Overloaded, UnsupportedByModel
 from .runtime.pipeline import Pipeline
 from .runtime.registry import ModelRegistry
 from .runtime.sessions import ModelRuntime
@@ -61,9 +62,7 @@ def resolve_model(request: Request, registry: ModelRegistry, name: str | None, e
     """The model a request names (or the endpoint's default), checked to support the endpoint."""
     settings: Settings = request.app.state.settings
     if not registry.models:
-        raise ApiError(
-            503, "no model is loaded yet; retry shortly (see /readyz)", kind="not-ready", headers={"Retry-After": "2"}
-        )
+        raise Overloaded("no model is loaded yet; retry shortly (see /readyz)", kind="not-ready", retry_after_s=2)
     if name is None:
         default = {
             "denoise": settings.default_denoise_model,
@@ -72,25 +71,17 @@ def resolve_model(request: Request, registry: ModelRegistry, name: str | None, e
         }.get(endpoint, settings.default_model)
         rt = registry.get(default) if default else registry.first_of_kind(endpoint)
         if rt is None:
-            raise ApiError(
-                404, f"no default model for /{endpoint} is loaded; pass ?model= (see GET /models)", kind="unknown-model"
-            )
+            raise ModelNotFound(f"no default model for /{endpoint} is loaded; pass ?model= (see GET /models)")
     else:
         found = registry.get(name)
         if found is None:
-            raise ApiError(
-                404,
-                f"no model named {echo(name)}; served models: {', '.join(sorted(registry.models))}",
-                kind="unknown-model",
-            )
+            raise ModelNotFound(f"no model named {echo(name)}; served models: {', '.join(sorted(registry.models))}")
         rt = found
     if endpoint not in rt.endpoints:
         able = [n for n, m in sorted(registry.models.items()) if endpoint in m.endpoints]
-        raise ApiError(
-            422,
+        raise UnsupportedByModel(
             f"model {rt.name!r} is a {rt.manifest.kind} model and does not support /{endpoint}; "
-            f"models that do: {', '.join(able) or 'none loaded'}",
-            kind="unsupported-by-model",
+            f"models that do: {', '.join(able) or 'none loaded'}"
         )
     request.state.model = rt.name
     return rt

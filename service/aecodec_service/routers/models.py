@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ..core.errors import ApiError, echo
+from .. import openapi
+from ..core.errors import echo
 from ..deps import RegistryDep
+from ..runtime.errors import ModelNotFound
 from ..runtime.sessions import ModelRuntime
 
 router = APIRouter(tags=["models"])
@@ -43,14 +45,10 @@ async def list_models(registry: RegistryDep) -> list[dict[str, Any]]:
     return [describe(registry.models[n]) for n in sorted(registry.models)]
 
 
-@router.get("/models/{name}", responses={404: {"description": "No such model"}})
+@router.get("/models/{name}", responses={404: openapi.PROBLEM | {"description": "No such model"}})
 async def get_model(name: str, registry: RegistryDep, request: Request) -> dict[str, Any]:
     rt = registry.get(name)
     if rt is None:
-        raise ApiError(
-            404,
-            f"no model named {echo(name)}; served models: {', '.join(sorted(registry.models))}",
-            kind="unknown-model",
-        )
+        raise ModelNotFound(f"no model named {echo(name)}; served models: {', '.join(sorted(registry.models))}")
     request.state.model = name
     return describe(rt)
