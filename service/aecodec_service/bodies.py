@@ -76,7 +76,7 @@ async def read_images(request: Request, max_items: int) -> Items:
         return Items(_check_count(list(batch.images), max_items, "images"), True)
     if media and not (media.startswith("image/") or media == "application/octet-stream"):
         raise UnsupportedMediaType(
-            f"Content-Type {media!r} is not accepted; send image/*, application/octet-stream, "
+            f"Content-Type {media[:100]!r} is not accepted; send image/*, application/octet-stream, "
             f"multipart/form-data or {IMAGE_BATCH}",
         )
     if not body:
@@ -94,7 +94,7 @@ async def read_payloads(request: Request, max_items: int) -> Items:
         return Items(_check_count(await _multipart(request, max_items), max_items, "payloads"), True)
     if media and media not in (PROTOBUF, "application/octet-stream"):
         raise UnsupportedMediaType(
-            f"Content-Type {media!r} is not accepted; send application/x-protobuf (a payload or "
+            f"Content-Type {media[:100]!r} is not accepted; send application/x-protobuf (a payload or "
             "a PayloadBatch), application/octet-stream or multipart/form-data"
         )
     body = await request.body()

@@ -91,6 +91,14 @@ CASES: list[tuple[str, str, int, tuple[str, ...], Build]] = [
     ("3", "conv-latent-4x0x0", 422, CONV, post("/decode", conv(latent_shape=[4, 0, 0], width=32, height=32), PB)),
     ("4", "header-1mb", 431, (), lambda c: ("GET", "/models", {"headers": {"X-Filler": "f" * 1_000_000}})),
     ("4", "accept-long", 406, AE, post("/encode", lambda c: DIGIT, LONG_ACCEPT)),
+    ("4", "content-type-long", 415, AE, post("/encode", lambda c: DIGIT, {"Content-Type": "text/" + "x" * 8000})),
+    (
+        "4",
+        "payload-model-name-long",
+        422,
+        AE,
+        post("/decode", lambda c: wire.pack(pb.LatentCode(format_version=1, model="m" * 50_000, data=b"x")), PB),
+    ),
     ("7", "admin-without-key", 403, (), lambda c: ("POST", "/admin/reload", {})),
     ("8", "payload-and-two-bytes", 422, AE, post("/decode", lambda c: encoded(c) + b"\x20\x01", PB)),
     ("8", "two-payloads-concatenated", 422, AE, post("/decode", lambda c: encoded(c) * 2, PB)),
@@ -104,9 +112,17 @@ CASES: list[tuple[str, str, int, tuple[str, ...], Build]] = [
 ]
 
 
+# cases whose fix is not in yet: they must fail until it is (strict), then this entry goes
+PENDING = {
+    "payload-model-name-long": pytest.mark.xfail(
+        strict=True, reason="runtime/pipeline.py quotes a payload's model name uncut (cut only at 1000 characters)"
+    ),
+}
+
+
 @pytest.mark.parametrize(
     ("status", "needs", "build"),
-    [pytest.param(s, n, b, id=f"{item}:{name}") for item, name, s, n, b in CASES],
+    [pytest.param(s, n, b, id=f"{item}:{name}", marks=PENDING.get(name, ())) for item, name, s, n, b in CASES],
 )
 def test_bad_input_over_http(shipped_server: Running, status: int, needs: tuple[str, ...], build: Build) -> None:
     missing = [m for m in needs if not (SHIPPED / m / "manifest.json").is_file()]

@@ -23,7 +23,7 @@ from ..runtime.errors import DomainError
 log = logging.getLogger("aecodec.service")
 PROBLEM_JSON = "application/problem+json"
 MAX_ECHO = 200  # characters of client input an error detail may quote
-MAX_DETAIL = 2000  # a detail longer than this is cut: it is for people, not a dump
+MAX_DETAIL = 1000  # a detail longer than this is cut (a backstop: echoed input is cut at MAX_ECHO)
 
 TITLES = {
     400: "Bad Request",
