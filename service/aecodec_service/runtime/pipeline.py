@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Executor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -26,8 +26,10 @@ from ..core.config import Settings
 from .batcher import all_or_none
 from .errors import BadPayload, DomainError, ModelTimeout, ModelVersionMismatch, UnknownPayloadModel
 from .imaging import Prepared, to_image_bytes, to_model_input, to_pixels
+from .memory import give_back
 from .registry import ModelRegistry
 from .sessions import ModelRuntime
+from .tiling import HALO_PX, TILE_PX, needs_tiles, run_tiled, tile_count
 
 T = TypeVar("T")
 
@@ -71,6 +73,8 @@ class Pipeline:
         self.settings = settings
         self._cpu = cpu
         self._in_flight = in_flight  # HTTP requests being served right now
+        self.tile_px, self.halo_px = TILE_PX, HALO_PX  # large images on any-size models run in tiles
+        self._trim_due = False  # a request ran tiles: hand the freed heap back when it ends
 
     async def offload(self, nbytes: int, fn: Callable[[], T]) -> T:
         """Run fn on the CPU pool, or right here when the work is too small to be worth a thread hop."""
@@ -79,7 +83,52 @@ class Pipeline:
         return await asyncio.get_running_loop().run_in_executor(self._cpu, fn)
 
     async def run_graph(self, rt: ModelRuntime, graph: str, xs: list[np.ndarray]) -> list[list[np.ndarray]]:
-        """Per-item (1, ...) inputs -> per-item outputs; same-shaped items go to the batcher as one block."""
+        """Per-item (1, ...) inputs -> per-item outputs; a large image on an any-size model runs in tiles."""
+        try:
+            geometry = self._tiles(rt, graph)
+            big = {i for i, x in enumerate(xs) if geometry is not None and needs_tiles(x, *geometry)}
+            if not big:
+                return await self._run_rows(rt, graph, xs)
+            out: list[list[np.ndarray]] = [[] for _ in xs]
+            small = [i for i in range(len(xs)) if i not in big]
+            if small:
+                for i, o in zip(small, await self._run_rows(rt, graph, [xs[i] for i in small]), strict=True):
+                    out[i] = o
+            batcher = rt.batchers[graph]
+            timeout = self.settings.request_timeout_s
+            self._trim_due = True
+            session = rt.encoder if graph == "encoder" else rt.decoder
+            tiles_left = sum(tile_count(xs[i], *geometry) for i in big) if geometry else 0
+
+            async def run_tile(t: np.ndarray) -> list[np.ndarray]:
+                nonlocal tiles_left
+                tiles_left -= 1
+                if not tiles_left:  # the last one gives the arena's growth back afterwards
+                    session.shrink_after_next_run()
+                return await _within(batcher.submit(np.ascontiguousarray(t)), timeout)
+
+            for i in sorted(big):  # one tile at a time: at most one tile of this image is in memory in the graph
+                assert geometry is not None
+                out[i] = await run_tiled(run_tile, xs[i], *geometry)
+            return out
+        except TimeoutError as exc:
+            raise ModelTimeout(
+                f"model {rt.name} did not answer within {self.settings.request_timeout_s} s; retry later"
+            ) from exc
+
+    def _tiles(self, rt: ModelRuntime, graph: str) -> tuple[int, int, int] | None:
+        """(unit, tile, halo) for tiling this graph of an any-size model; None for a fixed-size model.
+
+        An encoder cell is ``pad_multiple`` pixels; a decoder cell is one latent element."""
+        m = rt.manifest
+        if m.input.fixed_size:
+            return None
+        unit = m.input.pad_multiple if graph == "encoder" else 1
+        px = m.input.pad_multiple if graph == "encoder" else (m.latent_stride or m.input.pad_multiple)
+        return unit, max(1, -(-self.tile_px // px)), -(-self.halo_px // px)
+
+    async def _run_rows(self, rt: ModelRuntime, graph: str, xs: list[np.ndarray]) -> list[list[np.ndarray]]:
+        """Per-item inputs through the batcher; same-shaped items go as one block."""
         batcher = rt.batchers[graph]
         # a lone single-image request runs its tiny graph on the event loop: no queue, no task, no thread hop;
         # with company, the batcher wins: onnxruntime runs beside the event loop (GIL released) and rows batch up
@@ -95,15 +144,10 @@ class Pipeline:
             block = xs[idx[0]] if len(idx) == 1 else np.concatenate([xs[i] for i in idx])
             return await _within(batcher.submit(block), self.settings.request_timeout_s)
 
-        try:
-            if len(groups) == 1:
-                results = [await one(next(iter(groups.values())))]
-            else:  # if one group fails, the others leave the queue: nobody computes rows of a failed request
-                results = await all_or_none(one(idx) for idx in groups.values())
-        except TimeoutError as exc:
-            raise ModelTimeout(
-                f"model {rt.name} did not answer within {self.settings.request_timeout_s} s; retry later"
-            ) from exc
+        if len(groups) == 1:
+            results = [await one(next(iter(groups.values())))]
+        else:  # if one group fails, the others leave the queue: nobody computes rows of a failed request
+            results = await all_or_none(one(idx) for idx in groups.values())
         out: list[list[np.ndarray]] = [[] for _ in xs]
         for idx, outs in zip(groups.values(), results, strict=False):
             for row, i in enumerate(idx):
@@ -122,7 +166,7 @@ class Pipeline:
         self, rt: ModelRuntime, blobs: list[bytes], *, bits: int | None, resize: bool, batch: bool
     ) -> list[Encoded]:
         """Images -> payloads. ``bits`` applies to codecs with a choice of bit depths (else it is not theirs)."""
-        with rt.admission.hold(len(blobs)):  # refused here, before any image is decoded, if it cannot fit
+        with rt.admission.hold(len(blobs)), self._large_request():  # refused before any image is decoded
             return await self._encode(rt, blobs, bits, resize, batch)
 
     async def _encode(
@@ -152,6 +196,16 @@ class Pipeline:
             return [Encoded(pl, o[0][0]) for pl, o in zip(payloads, outs, strict=True)]
 
         return await self.offload(nbytes, code)
+
+    @contextmanager
+    def _large_request(self) -> Iterator[None]:
+        """After a request that ran tiles, give the heap it freed back to the OS (memory.py)."""
+        try:
+            yield
+        finally:
+            if self._trim_due:
+                self._trim_due = False
+                give_back()
 
     def admit(self, rt: ModelRuntime, rows: int = 1) -> None:
         """Refuse at once (before the body is read) when ``rows`` more would not fit for this model."""
@@ -202,7 +256,8 @@ class Pipeline:
         with ExitStack() as held:  # every model's rows admitted before any payload is decoded, or none
             for idx in by_model.values():
                 held.enter_context(resolved[idx[0]][0].admission.hold(len(idx)))
-            return await self._decode(resolved, by_model, fmt, batch)
+            with self._large_request():
+                return await self._decode(resolved, by_model, fmt, batch)
 
     async def _decode(
         self,
@@ -246,16 +301,24 @@ class Pipeline:
         return await self.offload(sum(y.size for y in images), render)
 
     async def denoise(
-        self, rt: ModelRuntime, blobs: list[bytes], *, resize: bool, fmt: str, batch: bool
+        self, rt: ModelRuntime, blobs: list[bytes], *, resize: bool, fmt: str, batch: bool, sigma: float | None = None
     ) -> list[bytes]:
-        """Image -> encoder -> decoder (no quantisation: the float latent is the cleanest) -> image."""
-        with rt.admission.hold(len(blobs)):
-            return await self._denoise(rt, blobs, resize, fmt, batch)
+        """Image -> encoder -> decoder (no quantisation: the float latent is the cleanest) -> image.
 
-    async def _denoise(self, rt: ModelRuntime, blobs: list[bytes], resize: bool, fmt: str, batch: bool) -> list[bytes]:
+        ``sigma`` (0-255) is a known noise level for an any-size denoiser, whose latent's last channel is its
+        noise-level map (sigma/255; the encoder fills in "unknown")."""
+        with rt.admission.hold(len(blobs)), self._large_request():
+            return await self._denoise(rt, blobs, resize, fmt, batch, sigma)
+
+    async def _denoise(
+        self, rt: ModelRuntime, blobs: list[bytes], resize: bool, fmt: str, batch: bool, sigma: float | None
+    ) -> list[bytes]:
         nbytes = sum(map(len, blobs))
         prepared = await self.offload(nbytes, lambda: self._prepare(rt, blobs, resize, batch))
         latents = [o[0] for o in await self.run_graph(rt, "encoder", [p.x for p in prepared])]
+        if sigma is not None:
+            for z in latents:
+                z[:, -1] = sigma / 255
         images = [o[0][0] for o in await self.run_graph(rt, "decoder", latents)]
         m = rt.manifest
         return await self.offload(

@@ -59,7 +59,12 @@ def session_options(settings: Settings) -> ort.SessionOptions:
 
 
 class Graph:
-    """One ONNX graph; ``run`` takes the first input and returns outputs in ``outputs`` order."""
+    """One ONNX graph; ``run`` takes the first input and returns outputs in ``outputs`` order.
+
+    onnxruntime's CPU arena keeps the largest allocation it ever made, which is what a tiled large image
+    needs for every tile. After the last tile of one, ``shrink_after_next_run`` makes the next run give the
+    arena's growth back (run option ``memory.enable_memory_arena_shrinkage``), so that memory returns to
+    its baseline after a large request while the tiles themselves reuse the arena."""
 
     def __init__(self, path: Path, providers: list[str], opts: ort.SessionOptions, outputs: list[str]) -> None:
         self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
@@ -70,8 +75,17 @@ class Graph:
             raise ValueError(f"{path.name} lacks output(s) {missing}; it has {names}")
         self.outputs = outputs
         self.provider = self.session.get_providers()[0]
+        self._shrink = ort.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        self._shrink_next = False
+
+    def shrink_after_next_run(self) -> None:
+        self._shrink_next = self.provider == "CPUExecutionProvider"
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
+        if self._shrink_next:  # another request's run may take it: a shrink is harmless to it
+            self._shrink_next = False
+            return self.session.run(self.outputs, {self.input_name: x}, self._shrink)
         return self.session.run(self.outputs, {self.input_name: x})
 
 
