@@ -102,7 +102,7 @@ async def main() -> None:
             return to_model_input(png, spec, max_pixels=1 << 24, resize=False).x
 
         def code(lat: np.ndarray) -> list[bytes]:
-            return rt.codec.encode(lat, [(digit.shape[1], digit.shape[0])], ["L"], 8)
+            return rt.codec.encode(lat, [(digit.shape[1], digit.shape[0])], ["L"], 8 if rt.codec.bit_depths else None)
 
         def in_sequence() -> list[bytes]:
             return code(graph._run(prepare())[0])
