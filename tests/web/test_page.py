@@ -164,6 +164,10 @@ def test_denoise_and_generate_tabs(web_server: Running, driver: Any) -> None:
     by(driver, "tab-denoise").click()
     by(driver, "denoise-sample-digit").click()
     wait(driver, lambda: by(driver, "noisy-psnr").text.endswith("dB"))
+    chosen = by(driver, "denoise-model").get_attribute("value")
+    with web_server.client() as c:
+        fixed = c.get(f"/models/{chosen}").json()["input"]["height"] is not None
+    assert by(driver, "send-sigma").get_property("disabled") == fixed  # only any-size denoisers take ?sigma=
     by(driver, "denoise-btn").click()
     wait(driver, lambda: "dB" in by(driver, "denoised-psnr").text)
     noisy, denoised = (float(by(driver, t).text.split()[0]) for t in ("noisy-psnr", "denoised-psnr"))

@@ -144,7 +144,6 @@ async function loadModels() {
   await task(async () => {
     state.models = await (await api("/models")).json();
     fillCompressModels();
-    fillSelect($("denoise-model"), state.models.filter((m) => m.endpoints.includes("denoise")), preferAnySize);
     fillSelect($("vae-model"), state.models.filter((m) => m.endpoints.includes("sample")));
     fillDenoiseModels();
   });
@@ -394,6 +393,13 @@ function fillDenoiseModels() {
   const fit = state.models.filter((m) => m.endpoints.includes("denoise") &&
     (!img || m.input.height == null || (m.input.width === img.width && m.input.height === img.height)));
   fillSelect($("denoise-model"), fit, preferAnySize);
+  sigmaChoice();
+}
+
+// only any-size denoisers take a noise level (?sigma=); the fixed-size ones refuse it
+function sigmaChoice() {
+  const m = state.models.find((x) => x.name === $("denoise-model").value);
+  $("send-sigma").disabled = !m || m.input.height != null;
 }
 
 async function denoise() {
@@ -401,7 +407,8 @@ async function denoise() {
   const model = $("denoise-model").value;
   if (!model) return showError(new Error("no served denoising model takes an image of this size"));
   const q = new URLSearchParams({ model });
-  if ($("send-sigma").checked && !state.noisyUpload) q.set("sigma", $("sigma").value);
+  const anySize = state.models.some((m) => m.name === model && m.input.height == null);
+  if ($("send-sigma").checked && anySize && !state.noisyUpload) q.set("sigma", $("sigma").value);
   await task(async () => {
     const body = state.noisyUpload || await new Promise((res) => $("noisy-canvas").toBlob(res, "image/png"));
     const r = await api("/denoise?" + q, { method: "POST", body, headers: { "Content-Type": "image/png", Accept: "image/png" } });
@@ -502,6 +509,7 @@ async function start() {
     makeNoisy();
   });
   $("denoise-btn").addEventListener("click", denoise);
+  $("denoise-model").addEventListener("change", sigmaChoice);
   $("temperature").addEventListener("input", () => { $("temperature-out").textContent = Number($("temperature").value).toFixed(1); });
   $("steps").addEventListener("input", () => { $("steps-out").textContent = $("steps").value; });
   $("sample-btn").addEventListener("click", sampleGrid);
