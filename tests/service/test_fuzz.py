@@ -53,6 +53,7 @@ def _cases(report: Path) -> int:
 
 def test_fuzz_small_budget(keyed_server: Running, tmp_path: Path) -> None:
     code, output, cases = fuzz(keyed_server.url, tmp_path / "report.json", max_examples=5)
+    print(f"schemathesis, --max-examples 5: {cases} test cases, exit code {code}")
     assert code == 0, output[-6000:]
     assert cases > 200, output[-3000:]  # every operation was exercised, not skipped
     assert keyed_server.client().get("/healthz").status_code == 200
@@ -61,5 +62,6 @@ def test_fuzz_small_budget(keyed_server: Running, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_fuzz_large_budget(keyed_server: Running, tmp_path: Path) -> None:
     code, output, cases = fuzz(keyed_server.url, tmp_path / "report.json", max_examples=200, seed=7)
+    print(f"schemathesis, --max-examples 200: {cases} test cases, exit code {code}")
     assert code == 0, output[-6000:]
     assert cases > 2000, output[-3000:]
