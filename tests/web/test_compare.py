@@ -144,6 +144,10 @@ def test_the_page_loads_without_a_key_and_the_api_still_needs_one() -> None:
         assert "default-src 'none'" in page.headers["content-security-policy"]
         for asset in ("app.js", "app.css", "digit.png"):
             assert c.get(f"/static/{asset}").status_code == 200
+        head = c.head("/")
+        assert (
+            head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) == len(page.content)
+        )
         etag = c.get("/static/app.js").headers["etag"]
         assert c.get("/static/app.js", headers={"If-None-Match": etag}).status_code == 304
         for outside in ("/static/..%2F..%2Fmain.py", "/static/__init__.py", "/static/nope.js"):

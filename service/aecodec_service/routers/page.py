@@ -53,14 +53,16 @@ def _serve(request: Request, name: str) -> Response:
         headers["Content-Security-Policy"] = CSP
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        return Response(headers=headers | {"Content-Length": str(len(data))}, media_type=media)
     return Response(data, media_type=media, headers=headers)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def page(request: Request) -> Response:
     return _serve(request, "index.html")
 
 
-@router.get("/static/{name}")
+@router.api_route("/static/{name}", methods=["GET", "HEAD"])
 async def asset(request: Request, name: str) -> Response:
     return _serve(request, name)
