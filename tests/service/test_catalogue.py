@@ -113,11 +113,7 @@ CASES: list[tuple[str, str, int, tuple[str, ...], Build]] = [
 
 
 # cases whose fix is not in yet: they must fail until it is (strict), then this entry goes
-PENDING = {
-    "payload-model-name-long": pytest.mark.xfail(
-        strict=True, reason="runtime/pipeline.py quotes a payload's model name uncut (cut only at 1000 characters)"
-    ),
-}
+PENDING: dict[str, pytest.MarkDecorator] = {}
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,18 @@
 """The trips a request takes: image -> encoder -> quantise + range-code -> payload, and back.
 
 Shared by the routes and the in-process benchmark so that both measure the same
-work. Pixel and entropy work runs on a CPU thread pool unless it is tiny (then a
-thread hop would cost more than the work); sessions run behind the batchers.
+work. A request's rows are admitted (or refused) first, before any image or payload
+is decoded (admission.py). Pixel and entropy work runs on a CPU thread pool unless
+it is tiny (then a thread hop would cost more than the work); graphs run behind the
+batchers, large images on any-size models tile by tile (graphs.py, tiling.py). Every
+failure is a domain error (errors.py); nothing here knows HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -25,11 +27,12 @@ from aecodec_wire.v1 import payload_pb2 as pb
 from ..core.config import Settings
 from .batcher import all_or_none
 from .errors import BadPayload, DomainError, ModelTimeout, ModelVersionMismatch, UnknownPayloadModel
+from .graphs import run_in_tiles, run_rows, tile_geometry
 from .imaging import Prepared, to_image_bytes, to_model_input, to_pixels
 from .memory import give_back
 from .registry import ModelRegistry
 from .sessions import ModelRuntime
-from .tiling import HALO_PX, TILE_PX, needs_tiles, run_tiled, tile_count
+from .tiling import HALO_PX, TILE_PX, needs_tiles
 
 T = TypeVar("T")
 
@@ -60,14 +63,6 @@ def _each(items: Sequence[T], batch: bool, fn: Callable[[T], object]) -> list:
     return out
 
 
-async def _within(aw: Awaitable[T], seconds: float) -> T:
-    """``wait_for`` without its extra task where ``asyncio.timeout`` exists (Python 3.11+)."""
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(seconds):
-            return await aw
-    return await asyncio.wait_for(aw, seconds)  # pragma: no cover - Python 3.10
-
-
 class Pipeline:
     def __init__(self, settings: Settings, cpu: Executor, in_flight: Callable[[], int] = lambda: 1) -> None:
         self.settings = settings
@@ -84,75 +79,27 @@ class Pipeline:
 
     async def run_graph(self, rt: ModelRuntime, graph: str, xs: list[np.ndarray]) -> list[list[np.ndarray]]:
         """Per-item (1, ...) inputs -> per-item outputs; a large image on an any-size model runs in tiles."""
+        batcher, timeout = rt.batchers[graph], self.settings.request_timeout_s
+        alone = self._in_flight() <= 1
         try:
-            geometry = self._tiles(rt, graph)
-            big = {i for i, x in enumerate(xs) if geometry is not None and needs_tiles(x, *geometry)}
-            if not big:
-                return await self._run_rows(rt, graph, xs)
-            out: list[list[np.ndarray]] = [[] for _ in xs]
+            geometry = tile_geometry(rt.manifest, graph, self.tile_px, self.halo_px)
+            big = [i for i, x in enumerate(xs) if geometry is not None and needs_tiles(x, *geometry)]
+            if geometry is None or not big:
+                return await run_rows(batcher, xs, timeout, alone)
             small = [i for i in range(len(xs)) if i not in big]
+            out: list[list[np.ndarray]] = [[] for _ in xs]
             if small:
-                for i, o in zip(small, await self._run_rows(rt, graph, [xs[i] for i in small]), strict=True):
+                rows = await run_rows(batcher, [xs[i] for i in small], timeout, alone)
+                for i, o in zip(small, rows, strict=True):
                     out[i] = o
-            batcher = rt.batchers[graph]
-            timeout = self.settings.request_timeout_s
             self._trim_due = True
             session = rt.encoder if graph == "encoder" else rt.decoder
-            tiles_left = sum(tile_count(xs[i], *geometry) for i in big) if geometry else 0
-
-            async def run_tile(t: np.ndarray) -> list[np.ndarray]:
-                nonlocal tiles_left
-                tiles_left -= 1
-                if not tiles_left:  # the last one gives the arena's growth back afterwards
-                    session.shrink_after_next_run()
-                return await _within(batcher.submit(np.ascontiguousarray(t)), timeout)
-
-            for i in sorted(big):  # one tile at a time: at most one tile of this image is in memory in the graph
-                assert geometry is not None
-                out[i] = await run_tiled(run_tile, xs[i], *geometry)
+            tiled = await run_in_tiles(session, batcher, [xs[i] for i in big], geometry, timeout)
+            for i, o in zip(big, tiled, strict=True):
+                out[i] = o
             return out
         except TimeoutError as exc:
-            raise ModelTimeout(
-                f"model {rt.name} did not answer within {self.settings.request_timeout_s} s; retry later"
-            ) from exc
-
-    def _tiles(self, rt: ModelRuntime, graph: str) -> tuple[int, int, int] | None:
-        """(unit, tile, halo) for tiling this graph of an any-size model; None for a fixed-size model.
-
-        An encoder cell is ``pad_multiple`` pixels; a decoder cell is one latent element."""
-        m = rt.manifest
-        if m.input.fixed_size:
-            return None
-        unit = m.input.pad_multiple if graph == "encoder" else 1
-        px = m.input.pad_multiple if graph == "encoder" else (m.latent_stride or m.input.pad_multiple)
-        return unit, max(1, -(-self.tile_px // px)), -(-self.halo_px // px)
-
-    async def _run_rows(self, rt: ModelRuntime, graph: str, xs: list[np.ndarray]) -> list[list[np.ndarray]]:
-        """Per-item inputs through the batcher; same-shaped items go as one block."""
-        batcher = rt.batchers[graph]
-        # a lone single-image request runs its tiny graph on the event loop: no queue, no task, no thread hop;
-        # with company, the batcher wins: onnxruntime runs beside the event loop (GIL released) and rows batch up
-        if len(xs) == 1 and self._in_flight() <= 1:
-            outs = batcher.try_inline(xs[0])
-            if outs is not None:
-                return [outs]
-        groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
-        for i, x in enumerate(xs):
-            groups[x.shape[1:]].append(i)
-
-        async def one(idx: list[int]) -> list[np.ndarray]:
-            block = xs[idx[0]] if len(idx) == 1 else np.concatenate([xs[i] for i in idx])
-            return await _within(batcher.submit(block), self.settings.request_timeout_s)
-
-        if len(groups) == 1:
-            results = [await one(next(iter(groups.values())))]
-        else:  # if one group fails, the others leave the queue: nobody computes rows of a failed request
-            results = await all_or_none(one(idx) for idx in groups.values())
-        out: list[list[np.ndarray]] = [[] for _ in xs]
-        for idx, outs in zip(groups.values(), results, strict=False):
-            for row, i in enumerate(idx):
-                out[i] = [o[row : row + 1] for o in outs]
-        return out
+            raise ModelTimeout(f"model {rt.name} did not answer within {timeout} s; retry later") from exc
 
     def _prepare(self, rt: ModelRuntime, blobs: list[bytes], resize: bool, batch: bool) -> list[Prepared]:
         s = self.settings
@@ -233,8 +180,9 @@ class Pipeline:
             found = registry.get(code.model)
             if found is None:
                 served = ", ".join(sorted(registry.models)) or "none"
+                name = code.model if len(code.model) <= 64 else code.model[:64] + "..."  # names have <= 64 chars
                 raise UnknownPayloadModel(
-                    f"payload was made by model {code.model!r}, which is not served here (served: {served})"
+                    f"payload was made by model {name!r}, which is not served here (served: {served})"
                 )
             rt = found
         return rt, code
