@@ -147,3 +147,18 @@ def test_keep_alive_still_serves_several_requests(strict_server: Running) -> Non
         for _ in range(3):
             assert c.post("/encode", content=DIGIT, headers={"Content-Type": "image/png"}).status_code == 200
             time.sleep(0.1)
+
+
+def test_pipelined_requests_are_not_taken_for_one_long_head(strict_server: Running) -> None:
+    """Two requests in one packet: the second's head straddles the first 8192 bytes but is small itself."""
+    body = b"\0" * 8000
+    first = (
+        b"POST /encode HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+    )
+    second = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 300 + b"\r\nConnection: close\r\n\r\n"
+    assert len(first) + len(body) < 8192 < len(first) + len(body) + len(second)
+    with _connect(strict_server) as sock:
+        sock.sendall(first + body + second)
+        raw = _read_all(sock)
+    assert raw.startswith(b"HTTP/1.1 422") and b"HTTP/1.1 200" in raw and b"431" not in raw.split(b"\r\n")[0]

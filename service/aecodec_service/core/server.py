@@ -49,6 +49,7 @@ class HttpProtocol(HttpToolsProtocol):
         self._limits = self.limits or ConnectionLimits.of(get_settings())
         self._head_left = self._limits.max_header_bytes  # bytes the current request's head may still take
         self._in_head = True
+        self._completed = False  # a request ended during the last slice fed (pipelining)
         self._timer: asyncio.TimerHandle | None = None
         self._refusal: tuple[int, str, str] | None = None
 
@@ -89,16 +90,16 @@ class HttpProtocol(HttpToolsProtocol):
 
     # -- header size ------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
-        if self._in_head and len(data) > self._head_left:
-            cut = self._head_left
-            super().data_received(data[:cut])  # may end the head: what follows is body
+        while self._in_head and len(data) > self._head_left:
+            cut, self._completed = self._head_left, False
+            super().data_received(data[:cut])  # may end the head (what follows is body) or a whole pipelined request
             if self.transport.is_closing():
                 return
-            if self._in_head:
+            if self._in_head and not self._completed:
                 self._refuse_head()
                 return
             data = data[cut:]
-        elif self._in_head:
+        if self._in_head:
             self._head_left -= len(data)
         super().data_received(data)
 
@@ -133,6 +134,7 @@ class HttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._in_head = True  # what comes next on this connection is the next request's head
         self._head_left = self._limits.max_header_bytes
+        self._completed = True
 
 
 def protocol_for(settings: Settings) -> type[HttpProtocol]:
