@@ -116,6 +116,9 @@ class HttpProtocol(HttpToolsProtocol):
         self.transport.write(problem_bytes(400, detail, "invalid-http"))
         self.transport.close()
 
+    def _unsupported_upgrade_warning(self) -> None:
+        """No WebSocket routes (``ws="none"``): an upgrade request is served as plain HTTP, without a warning."""
+
     # -- parser callbacks: where a request's head and body begin and end --------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -153,6 +156,7 @@ def uvicorn_options(settings: Settings, protocol: type[HttpProtocol] = HttpProto
         "port": settings.port,
         "loop": "uvloop",
         "http": protocol,
+        "ws": "none",  # no WebSocket routes: an upgrade request is answered as plain HTTP
         "timeout_keep_alive": settings.keep_alive_s,
         "log_level": settings.log_level,
         "access_log": False,  # per-request logs would cost more than the request; /metrics counts them
