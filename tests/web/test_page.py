@@ -150,6 +150,18 @@ def test_api_keys_a_clear_401_then_it_works(keyed_server: Running, driver: Any, 
     assert API_KEY not in driver.current_url and API_KEY not in driver.execute_script("return document.cookie")
 
 
+def test_a_payload_file_is_decoded(web_server: Running, driver: Any, tmp_path: Path) -> None:
+    with web_server.client() as c:
+        image = png(CIFAR[9])
+        payload = c.post("/encode?model=cifar-codec-q2", content=image, headers={"Content-Type": "image/png"}).content
+    (tmp_path / "ship.aec").write_bytes(payload)
+    open_page(driver, web_server.url)
+    upload(driver, "payload-input", tmp_path / "ship.aec")
+    wait(driver, lambda: "cifar-codec-q2" in by(driver, "payload-caption").text)
+    assert f"{len(payload)} B" in by(driver, "payload-caption").text
+    assert by(driver, "payload-decoded").get_property("naturalWidth") == 32
+
+
 def test_errors_show_the_problem_detail(web_server: Running, driver: Any, tmp_path: Path) -> None:
     (tmp_path / "bad.aec").write_bytes(b"\x1d\x00\x01not a payload")
     open_page(driver, web_server.url)

@@ -486,7 +486,7 @@ async function start() {
     if (state.models.length && state.image) await compress();
   };
   $("api-key").addEventListener("input", () => { clearTimeout(keyTimer); keyTimer = setTimeout(keyChanged, 400); });
-  dropZone($("image-drop"), (f) => task(() => setImage(f)));
+  dropZone($("image-drop"), (f) => (/\.aec$/i.test(f.name) ? decodePayload(f) : task(() => setImage(f))));
   dropZone($("payload-drop"), decodePayload);
   dropZone(document.querySelector("[data-testid=denoise-drop]"), (f) => task(() => setClean(f)));
   $("noisy-input").addEventListener("change", (e) => e.target.files[0] && task(() => setNoisyUpload(e.target.files[0])));
