@@ -112,7 +112,7 @@ CASES: list[tuple[str, str, int, tuple[str, ...], Build]] = [
 ]
 
 
-# cases whose fix is not in yet: they must fail until it is (strict), then this entry goes
+# cases whose fix is not in yet: they must fail until it is (strict), then their entry goes
 PENDING: dict[str, pytest.MarkDecorator] = {}
 
 
