@@ -51,7 +51,6 @@ class HttpProtocol(HttpToolsProtocol):
         self._in_head = True
         self._completed = False  # a request ended during the last slice fed (pipelining)
         self._timer: asyncio.TimerHandle | None = None
-        self._refusal: tuple[int, str, str] | None = None
 
     # -- deadlines --------------------------------------------------------------------------------
     def _arm(self, seconds: float, status: int, detail: str) -> None:
