@@ -224,11 +224,12 @@ async function compress() {
   const formats = ["jpeg", "webp"].filter((f) => $("with-" + f).checked);
   const q = new URLSearchParams({ model, formats: formats.join(",") });
   if (level.dataset.kind === "bits") q.set("bits", level.value);
+  const seq = (state.compareSeq = (state.compareSeq || 0) + 1);
   await task(async () => {
     const doc = await (await api("/compare?" + q, {
       method: "POST", body: im.file, headers: { "Content-Type": im.file.type || "application/octet-stream" },
     })).json();
-    showComparison(doc, im);
+    if (seq === state.compareSeq) showComparison(doc, im); // a later choice is on its way: show that one
   });
 }
 
