@@ -11,7 +11,7 @@ import pytest
 from aecodec_service.core.config import Settings
 from aecodec_service.runtime.pipeline import Pipeline
 from aecodec_service.runtime.sessions import load_model
-from aecodec_service.runtime.tiling import run_tiled, spans
+from aecodec_service.runtime.tiling import measure_reach, run_tiled, spans
 
 from .conftest import SHIPPED, Running
 from .helpers import png, read
@@ -44,6 +44,17 @@ def test_run_tiled_equals_a_whole_run_of_a_local_operation() -> None:
     np.testing.assert_allclose(tiled, box(x), rtol=1e-6, atol=1e-5)
 
 
+def test_measured_reach_is_the_receptive_field() -> None:
+    def box(a: np.ndarray, k: int) -> list[np.ndarray]:
+        p = np.pad(a, ((0, 0), (0, 0), (k // 2, k // 2), (k // 2, k // 2)))
+        return [sum(p[:, :, i : i + a.shape[2], j : j + a.shape[3]] for i in range(k) for j in range(k))]
+
+    assert measure_reach(lambda a: box(a, 1), 2, 1, 1.0) == 0
+    assert measure_reach(lambda a: box(a, 5), 2, 1, 1.0) == 2  # one element per cell: +-2 cells
+    assert measure_reach(lambda a: box(a, 5), 2, 4, 1.0) == 1  # 4 elements per cell: 2 elements reach 1 cell
+    assert measure_reach(lambda a: box(box(a, 9)[0], 9), 1, 1, 1.0) == 5  # beyond the probe: its half-width + 1
+
+
 @pytest.mark.parametrize("name", ["cifar-conv", "cifar-codec-q1"])
 def test_tiled_graphs_equal_whole_image_graphs(name: str) -> None:
     folder = SHIPPED / name
@@ -54,7 +65,8 @@ def test_tiled_graphs_equal_whole_image_graphs(name: str) -> None:
         rt = load_model(folder, settings, pool)
         whole, tiled = Pipeline(settings, pool), Pipeline(settings, pool)
         whole.tile_px = 1 << 20
-        tiled.tile_px, tiled.halo_px = 32, 32  # a 136x104 image becomes 5x4 encoder tiles
+        # small tiles, and no halo but the one measured from the graphs at load: 5x4 encoder tiles for 136x104
+        tiled.tile_px, tiled.halo_px = 32, 0
         rng = np.random.default_rng(1)
         yy, xx = np.mgrid[0:104, 0:136] / 40.0
         smooth = np.stack([np.sin(xx + yy), np.cos(2 * xx), np.sin(3 * yy)])

@@ -9,10 +9,9 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import numpy as np
-from aecodec_wire.manifest import Manifest
 
 from .batcher import MicroBatcher, all_or_none
-from .sessions import Graph
+from .sessions import Graph, ModelRuntime
 from .tiling import run_tiled, tile_count
 
 T = TypeVar("T")
@@ -54,15 +53,17 @@ async def run_rows(batcher: MicroBatcher, xs: list[np.ndarray], timeout: float, 
     return out
 
 
-def tile_geometry(manifest: Manifest, graph: str, tile_px: int, halo_px: int) -> tuple[int, int, int] | None:
+def tile_geometry(rt: ModelRuntime, graph: str, tile_px: int, halo_px: int) -> tuple[int, int, int] | None:
     """(unit, tile, halo) for tiling this graph of an any-size model; None for a fixed-size model.
 
-    An encoder cell is ``pad_multiple`` pixels; a decoder cell is one latent element."""
+    An encoder cell is ``pad_multiple`` pixels; a decoder cell is one latent element. The halo is at least
+    ``halo_px`` and at least the graph's measured reach (``ModelRuntime.reach``), so tiles have no seams."""
+    manifest = rt.manifest
     if manifest.input.fixed_size:
         return None
     pad = manifest.input.pad_multiple
     unit, px = (pad, pad) if graph == "encoder" else (1, manifest.latent_stride or pad)
-    return unit, max(1, -(-tile_px // px)), -(-halo_px // px)
+    return unit, max(1, -(-tile_px // px)), max(-(-halo_px // px), rt.reach.get(graph, 0))
 
 
 async def run_in_tiles(

@@ -82,7 +82,7 @@ class Pipeline:
         batcher, timeout = rt.batchers[graph], self.settings.request_timeout_s
         alone = self._in_flight() <= 1
         try:
-            geometry = tile_geometry(rt.manifest, graph, self.tile_px, self.halo_px)
+            geometry = tile_geometry(rt, graph, self.tile_px, self.halo_px)
             big = [i for i, x in enumerate(xs) if geometry is not None and needs_tiles(x, *geometry)]
             if geometry is None or not big:
                 return await run_rows(batcher, xs, timeout, alone)

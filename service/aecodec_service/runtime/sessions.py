@@ -17,6 +17,7 @@ from ..core.config import Settings
 from ..core.providers import usable
 from .admission import Admission
 from .batcher import MicroBatcher
+from .tiling import measure_reach
 
 log = logging.getLogger("aecodec.runtime")
 
@@ -101,6 +102,7 @@ class ModelRuntime:
     endpoints: list[str]
     admission: Admission  # rows admitted at once (AECODEC_QUEUE_SIZE): refused on arrival beyond it
     batchers: dict[str, MicroBatcher] = field(default_factory=dict)
+    reach: dict[str, int] = field(default_factory=dict)  # any-size models: cells each graph sees around a cell
 
     @property
     def name(self) -> str:
@@ -150,6 +152,10 @@ def load_model(folder: Path, settings: Settings, executor: Executor, metrics: ob
         raise ValueError(f"decoder gives {image.shape[1]} channels, manifest input has {manifest.input.channels}")
     admission = Admission(manifest.name, settings.queue_size)
     rt = ModelRuntime(folder, manifest, codec, encoder, decoder, ENDPOINTS_BY_KIND[manifest.kind], admission)
+    if not manifest.input.fixed_size:  # the halo its tiles need (tiling.py), measured once per version
+        pad = manifest.input.pad_multiple
+        rt.reach["encoder"] = measure_reach(encoder.run, manifest.input.channels, pad, 0.3)
+        rt.reach["decoder"] = measure_reach(decoder.run, int(latent.shape[1]), 1, 2.0)
     for graph_name, graph in (("encoder", encoder), ("decoder", decoder)):
         on_batch = on_depth = None
         if metrics is not None:

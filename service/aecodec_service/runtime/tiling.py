@@ -8,7 +8,9 @@ Why no seams: each tile is run with ``halo`` cells of real neighbouring content 
 at the image's own border, where the whole-image run sees the same zero padding), and only its core
 is kept. As long as the halo covers the graph's receptive field, every kept value is computed from
 exactly the inputs the whole-image run uses, so the tiled result equals the untiled one within float
-rounding (tests/service/test_tiling.py checks it for the shipped any-size models).
+rounding (tests/service/test_tiling.py checks it for the shipped any-size models). The receptive
+field is measured once per model version at load (``measure_reach``: how far a change in one input
+cell moves the outputs), so a deeper model gets a wider halo without anyone writing it down.
 
 Tiles are aligned to whole cells: an encoder cell is ``pad_multiple`` pixels (every stride of the graph
 divides it, so each tile's strided convolutions sample the same grid as the whole image's); a decoder
@@ -24,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 TILE_PX = 512  # core tile size in image pixels: peak memory follows (TILE_PX + 2 * HALO_PX) ** 2
-HALO_PX = 32  # context on each side; the shipped any-size models see at most ~30 pixels around a pixel
+HALO_PX = 32  # least context on each side; a model whose graphs see farther gets its measured reach
+PROBE_CELLS = 9  # side of the probe input (in cells) that measures a graph's reach; odd: a centre cell
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,34 @@ def spans(cells: int, tile: int, halo: int) -> list[Span]:
 def needs_tiles(x: np.ndarray, unit: int, tile: int, halo: int) -> bool:
     """Whether a (1, C, H, W) input is larger than one tile with its halo."""
     return x.ndim == 4 and max(x.shape[2], x.shape[3]) > (tile + 2 * halo) * unit
+
+
+def measure_reach(run: Callable[[np.ndarray], list[np.ndarray]], channels: int, unit: int, scale: float) -> int:
+    """How many cells away a change in one input cell still changes an output: the halo a graph needs.
+
+    Runs the graph on a random ``PROBE_CELLS``-cell square input (``scale`` times ``unit`` elements per
+    cell, e.g. pixels or latent values) and again with its centre cell changed, and measures how far the
+    outputs moved. A graph that reaches the probe's edge gets the whole probe's half-width plus one: then
+    tiles cannot be seamless below that size, and the caller's tile must be larger than its halo anyway."""
+    rng = np.random.default_rng(0)
+    n = PROBE_CELLS * unit
+    x = (rng.standard_normal((1, channels, n, n)) * scale).astype(np.float32)
+    y = x.copy()
+    c = PROBE_CELLS // 2
+    y[:, :, c * unit : (c + 1) * unit, c * unit : (c + 1) * unit] += np.float32(3 * scale)
+    reach = 0
+    for a, b in zip(run(x), run(y), strict=True):
+        if a.ndim != 4:
+            continue
+        per_cell = a.shape[2] / PROBE_CELLS
+        moved = np.abs(b - a).max(axis=(0, 1)) > 1e-5 * max(1.0, float(np.abs(a).max()))
+        rows, cols = np.nonzero(moved)
+        if not len(rows):
+            continue
+        lo, hi = c * per_cell, (c + 1) * per_cell  # the changed cell's span in output elements
+        far = max(lo - rows.min(), rows.max() + 1 - hi, lo - cols.min(), cols.max() + 1 - hi, 0)
+        reach = max(reach, int(np.ceil(far / per_cell)))
+    return reach if reach < c else c + 1
 
 
 def tile_count(x: np.ndarray, unit: int, tile: int, halo: int) -> int:
