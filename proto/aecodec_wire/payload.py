@@ -183,7 +183,7 @@ def split(data: bytes) -> tuple[list[bytes], bool]:
         items = unpack_batch(data)
     except CorruptPayload:
         return [data], False
-    if items and all(p[:1] in (b"\x0a", b"\x1d") for p in items):
+    if items and all(p and p[0] in (_PAYLOAD_FIRST_BYTE, _COMPACT_FIRST_BYTE) for p in items):
         return items, True
     return [data], False
 
