@@ -30,7 +30,10 @@ DECAY_FACTOR = 0.2  # the one learning-rate drop at ``decay_at``
 
 
 def load_data(cfg: TrainConfig) -> ImageDataset:
-    return load_dataset(cfg.dataset, Path(cfg.data_dir), cfg.download, cfg.image_size, cfg.channels, cfg.fit, cfg.seed)
+    size = str(cfg.options.get("size") or "auto")
+    return load_dataset(
+        cfg.dataset, Path(cfg.data_dir), cfg.download, cfg.image_size, cfg.channels, cfg.fit, cfg.seed, size
+    )
 
 
 def image_options(options: dict[str, Any], shape: tuple[int, int, int]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ class ImageDataset:
     test_x: np.ndarray
     test_y: np.ndarray
     md5: dict[str, str] = field(default_factory=dict)
+    fixed_size: bool = True  # False: square patches cut from images of several sizes (for any-size models)
 
     @property
     def shape(self) -> tuple[int, int, int]:

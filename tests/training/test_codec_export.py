@@ -1,0 +1,96 @@
+"""The codec through the one export path: checked graphs, prior tables and wire id in a sealed manifest,
+figures measured through the real path, and the zoo's levels matching the shipped manifests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aecodec_training import onnx_io
+from aecodec_training.config import Objective, TrainConfig
+from aecodec_training.export import export_run
+from aecodec_training.realpath import round_trip
+from aecodec_training.trainer import Trainer
+from aecodec_training.zoo import LEVELS, commands
+from aecodec_wire.manifest import load
+
+from .helpers import REPO
+
+
+@pytest.fixture(scope="module")
+def codec_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from .helpers import make_idx_folder
+
+    root = tmp_path_factory.mktemp("codec")
+    data = make_idx_folder(root / "mnist", n_train=128, n_test=32)
+    cfg = TrainConfig(
+        model="rd-codec",
+        data_dir=str(data),
+        out=str(root / "run"),
+        epochs=1,
+        batch_size=32,
+        device="cpu",
+        progress=False,
+        options={"hidden": 8, "latent": 4, "positional": True},
+        objective=Objective(lam=3.0),
+        command="aecodec-train train rd-codec --lam 3",
+    )
+    Trainer(cfg, log=lambda _m: None).fit()
+    return root / "run"
+
+
+def test_codec_export_is_a_served_codec_folder(codec_run: Path, tmp_path: Path) -> None:
+    manifest = export_run(codec_run, tmp_path / "models" / "c1", "c1", wire_id=40)
+    folder = tmp_path / "models" / "c1"
+    assert load(folder) == manifest  # sealed: the content hash verifies
+    assert manifest.kind == "codec" and manifest.wire_id == 40 and manifest.prior is not None
+    assert manifest.latent_shape == [4, 4, 4] and manifest.input.pad_multiple == 1
+    assert "lambda 3" in manifest.description and manifest.training.command.endswith("--lam 3")
+    assert set(manifest.metrics) == {"psnr_db", "bytes", "latent_bytes", "est_latent_bytes"}
+    pixels = (np.random.default_rng(0).random((8, 1, 28, 28)) * 255).astype(np.uint8)
+    rt = round_trip(folder, manifest, pixels)  # the real path: compact payloads of 7 header bytes
+    assert (rt.payload_bytes - rt.latent_bytes == 7).all()
+
+
+def test_a_codec_needs_a_wire_id(codec_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="wire id"):
+        export_run(codec_run, tmp_path / "models" / "c", "c")
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_codec_graphs_are_checked_and_a_failure_leaves_nothing(
+    codec_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    real = onnx_io.onnx.checker.check_model
+
+    def spy(model: object, full_check: bool = False) -> None:
+        calls.append(full_check)
+        real(model, full_check=full_check)
+
+    monkeypatch.setattr(onnx_io.onnx.checker, "check_model", spy)
+    export_run(codec_run, tmp_path / "ok", "ok", wire_id=41)
+    assert calls == [True, True]  # encoder and decoder through onnx.checker
+    monkeypatch.setattr(onnx_io, "TOLERANCE", -1.0)  # onnxruntime can no longer agree with PyTorch
+    with pytest.raises(onnx_io.ExportError, match="differs from PyTorch"):
+        export_run(codec_run, tmp_path / "models" / "bad", "bad", wire_id=42)
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", sorted(LEVELS))
+def test_zoo_levels_are_the_shipped_ones(name: str) -> None:
+    folder = REPO / "models" / name
+    if not (folder / "manifest.json").is_file():
+        pytest.skip(f"{name} not shipped")
+    level, manifest = LEVELS[name], load(folder)
+    assert manifest.wire_id == level.wire_id
+    assert f"(lambda {level.lam:g})" in manifest.description
+    arch = level.architecture
+    assert manifest.architecture == f"rd-conv-gdn-n{arch['hidden']}-m{arch['latent']}-factorized-logistic"
+    assert (manifest.input.height is None) == (arch.get("size") == "any")
+    shipped_lams = [f"--lam {s.lam:g}" for s in level.stages]
+    assert all(lam in manifest.training.command for lam in shipped_lams)  # same stages, same lambdas
+    lines = commands(level)
+    assert lines[-1].endswith(f"models/{name} --wire-id {level.wire_id}")
+    assert all(line.startswith("aecodec-train ") for line in lines)
