@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+from aecodec_service.runtime.errors import BadImage
 from aecodec_service.runtime.imaging import Prepared, encode_image, png_bytes, to_image_bytes, to_model_input
 from aecodec_wire.manifest import InputSpec
 from PIL import Image
@@ -107,3 +108,13 @@ def test_palette_png_comes_back_in_colour_over_http(shipped_server: Running) -> 
     assert back.mode == "RGB"
     out = np.asarray(back).astype(int)
     assert np.abs(out[..., 2] - out[..., 0]).mean() > 40  # blue stays blue: not collapsed to gray
+
+
+@pytest.mark.parametrize("data", [b"GIF89a" + b"\0" * 30, b"not an image at all", None])
+def test_image_errors_say_what_is_wrong_without_internals(data: bytes | None) -> None:
+    if data is None:  # a PNG cut in its pixel data
+        data = _png(Image.fromarray(RNG.integers(0, 256, (64, 64), dtype=np.uint8)))[:200]
+    with pytest.raises(BadImage) as exc:
+        to_model_input(data, GRAY, max_pixels=1 << 20, resize=False)
+    detail = exc.value.detail
+    assert "expected" in detail and "0x" not in detail and "object at" not in detail and "/" not in detail, detail
