@@ -77,14 +77,6 @@ class Summary:
         return not self.failed
 
 
-def denoise_job(model: str | None) -> JobKind:
-    async def work(client: AsyncClient, data: bytes) -> bytes:
-        # keep the service's PNG bytes as they are: no decode and re-encode on this side
-        return await client._send(raw(client._denoise(data, model)))
-
-    return JobKind("denoise", IMAGE_SUFFIXES, ".png", work)
-
-
 def encode_job(model: str | None, bits: int | None) -> JobKind:
     async def work(client: AsyncClient, data: bytes) -> bytes:
         return await client.encode(data, model=model, bits=bits)

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import _jobs
+from . import _denoise_dir, _jobs
 from ._base import DEFAULT_URL
 from ._client import AsyncClient, Client
 from ._images import grid, image_to_png
@@ -173,10 +173,18 @@ def _run_dir(ctx: typer.Context, kind: _jobs.JobKind, src: Path, dst: Path, conc
 
 @app.command("denoise-dir")
 def denoise_dir(
-    ctx: typer.Context, src: InDir, dst: OutDir, model: Model = None, concurrency: Concurrency = 8, quiet: Quiet = False
+    ctx: typer.Context,
+    src: InDir,
+    dst: OutDir,
+    model: Model = None,
+    sigma: Annotated[
+        float | None, typer.Option("--sigma", min=0, max=255, help="Known noise level on 0-255 (default: blind).")
+    ] = None,
+    concurrency: Concurrency = 8,
+    quiet: Quiet = False,
 ) -> None:
-    """Denoise every image under SRC into PNGs under DST; rerun to resume."""
-    _run_dir(ctx, _jobs.denoise_job(model), src, dst, concurrency, quiet)
+    """Denoise every image under SRC into PNGs under DST (same size and mode); rerun to resume."""
+    _run_dir(ctx, _denoise_dir.denoise_job(model, sigma), src, dst, concurrency, quiet)
 
 
 @app.command("encode-dir")
