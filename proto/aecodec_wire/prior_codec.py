@@ -22,6 +22,7 @@ from .payload import unpack_compact
 from .v1 import payload_pb2 as pb
 
 __all__ = ["PriorCodec", "unpack_compact"]  # unpack_compact: the framing's, named here for the codec's callers
+PROVE_STRIP_SYMBOLS = 1 << 16  # up to this many symbols, trailing bytes are dropped as far as a decode proves
 
 
 class PriorCodec:
@@ -59,8 +60,16 @@ class PriorCodec:
         return rows.astype(np.float32).reshape(symbols.shape)
 
     def code_latent(self, symbols: np.ndarray) -> bytes:
-        """Range-code symbols, then drop every trailing byte the decoder can do without (it pads with zeros)."""
+        """Range-code symbols, then drop every trailing byte the decoder can do without (it pads with zeros).
+
+        Proving a byte unneeded takes a whole decode, so a large latent (a photo, where a byte or two do not
+        matter) only drops the zero bytes of its last word, which the decoder's padding restores exactly."""
         data = self.tables.encode(self._rows(symbols))
+        if symbols.size > PROVE_STRIP_SYMBOLS:
+            k = len(data)
+            while k > len(data) - 3 and k > 0 and data[k - 1] == 0:
+                k -= 1
+            return data[:k]
         best = data
         for k in range(len(data) - 1, -1, -1):
             try:
