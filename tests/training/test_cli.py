@@ -45,6 +45,32 @@ def test_train_evaluate_export(mnist_dir: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0 and (tmp_path / "s.png").stat().st_size > 0, res.output
 
 
+def test_codec_level_through_train_evaluate_export(mnist_dir: Path, tmp_path: Path) -> None:
+    """A codec level is trained, evaluated and exported by the same commands as every other model."""
+    runner = CliRunner()
+    run = tmp_path / "run"
+    train = ["train", "rd-codec", "--data-dir", str(mnist_dir), "--out", str(run), "--epochs", "1"]
+    train += ["--lam", "2", "--hidden", "8", "--latent", "4", "--positional", "--device", "cpu", "--no-progress"]
+    res = runner.invoke(app, train)
+    assert res.exit_code == 0, res.output
+    assert "est_bytes" in res.output and "psnr_db" in res.output
+    res = runner.invoke(app, ["evaluate", str(run)])
+    assert res.exit_code == 0 and "est_bytes" in res.output, res.output
+    res = runner.invoke(app, ["export", str(run), str(tmp_path / "models" / "level"), "--wire-id", "50"])
+    assert res.exit_code == 0, res.output
+    manifest = load(tmp_path / "models" / "level")
+    assert manifest.kind == "codec" and manifest.wire_id == 50 and "(lambda 2)" in manifest.description
+    assert manifest.input.height == 28  # the image size followed the data (size auto)
+
+
+def test_help_lists_every_command() -> None:
+    res = CliRunner().invoke(app, ["--help"])
+    for command in ("train", "evaluate", "export", "codec", "zoo", "reproduce"):
+        assert f" {command} " in res.output, command
+    res = CliRunner().invoke(app, ["zoo"])
+    assert "mnist-codec-q1" in res.output and "--wire-id 1" in res.output
+
+
 def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["train", "mlp-reference", "--data-dir", str(tmp_path), "--no-progress"])
     assert res.exit_code != 0
