@@ -12,6 +12,8 @@ from aecodec_service.core.config import Settings
 from aecodec_service.runtime.pipeline import Pipeline
 from aecodec_service.runtime.sessions import load_model
 from aecodec_service.runtime.tiling import measure_reach, run_tiled, spans
+from aecodec_wire import payload as wire
+from aecodec_wire.v1 import payload_pb2 as pb
 
 from .conftest import SHIPPED, Running
 from .helpers import png, read
@@ -93,7 +95,7 @@ def _rss_mb() -> float:
 
 
 def test_memory_returns_near_its_baseline_after_a_2048_pixel_image(shipped_server: Running) -> None:
-    """Issue 11 #2: a 2048x2048 image took 3.6 GB and kept it; tiles and a shrunk arena give it back."""
+    """Issue 11 #1, #2: a crafted payload costs nothing; a 2048x2048 image (3.6 GB, kept, before) is given back."""
     if not (SHIPPED / "cifar-conv" / "manifest.json").is_file():
         pytest.skip("cifar-conv is not shipped")
     yy, xx = np.mgrid[0:2048, 0:2048]
@@ -104,6 +106,23 @@ def test_memory_returns_near_its_baseline_after_a_2048_pixel_image(shipped_serve
             small = c.post("/encode?model=cifar-conv", content=png(rgb[:40, :40], "RGB"), headers=IMG).content
             c.post("/decode", content=small, headers=PB)
         baseline = _rss_mb()
+        # the crafted 58-byte payload that made the server decode a 4160x4160 image: refused before any work
+        version = bytes.fromhex(c.get("/models/cifar-conv").json()["version"])
+        crafted = wire.pack(
+            pb.LatentCode(
+                format_version=1,
+                model="cifar-conv",
+                model_version=version,
+                quantizer=pb.QUANTIZER_UNIFORM_TABLE,
+                bits=8,
+                latent_shape=[4, 1040, 1040],
+                width=4160,
+                height=4160,
+                data=b"\0" * 8,
+            )
+        )
+        assert c.post("/decode", content=crafted, headers=PB).status_code == 422
+        assert _rss_mb() - baseline < 50
         payload = c.post("/encode?model=cifar-conv", content=big, headers=IMG)
         assert payload.status_code == 200, payload.text
         back = c.post("/decode", content=payload.content, headers=PB)
