@@ -104,7 +104,7 @@ async def read_payloads(request: Request, max_items: int) -> Items:
         try:
             return Items(_check_count(wire.unpack_batch(body), max_items, "payloads"), True)
         except PayloadError as exc:
-            raise MalformedBody(f"body is not a PayloadBatch message: {exc}", kind="bad-batch") from exc
+            raise MalformedBody(str(exc), kind="bad-batch") from exc  # names the PayloadBatch message
     if media == PROTOBUF and "messagetype" not in raw:
         payloads, batch = wire.split(body)
         return Items(_check_count(payloads, max_items, "payloads") if batch else payloads, batch)
