@@ -29,7 +29,7 @@ from .payload import MODE_TO_PB, Code
 from .v1 import payload_pb2 as pb
 
 Latents = np.ndarray | Mapping[str, np.ndarray]  # (N, ...) encoder output(s); a mapping is keyed by output name
-SideModel = Callable[[np.ndarray], list[np.ndarray]]  # e.g. a hyperprior's decoder graph: z_hat -> [means, scales]
+SideModel = Callable[[np.ndarray], np.ndarray]  # e.g. a hyperprior's decoder graph: (1, Z, a, b) z_hat -> (1, 2M, h, w)
 MAX_LATENT_VALUES = 1 << 24  # per image: far beyond any served model; bounds decoding work before it starts
 PRIMARY = "latent"  # the encoder output the decoder graph inverts
 
