@@ -73,7 +73,7 @@ def cli_trainer(data_dir: Path, epochs: int, seed: int, threads: int) -> tuple[f
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", type=Path, default=Path("../shared/data/mnist"))
+    ap.add_argument("--data-dir", type=Path, default=Path("data/mnist"), help="MNIST IDX files")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads for both (0: torch's default)")

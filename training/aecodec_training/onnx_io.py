@@ -1,10 +1,18 @@
-"""Encoder and decoder as separate ONNX graphs, and the checks that they compute what PyTorch does."""
+"""A model's ONNX graphs, and the checks that they compute what PyTorch does.
+
+Every model says which graphs it is served as (``Autoencoder.graphs``): by default ``encoder.onnx`` (image
+-> latent, plus ``logvar`` for a VAE) and ``decoder.onnx`` (latent -> image); a model with more parts (a
+scale hyperprior's ``hyper_decoder.onnx``) lists one ``Graph`` more. ``export_graphs`` writes them all,
+``check_graphs`` runs ``onnx.checker`` on each and compares onnxruntime with PyTorch on real inputs.
+"""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
@@ -12,8 +20,8 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from .models import Autoencoder
-from .models.vae import VAE
+if TYPE_CHECKING:
+    from .models import Autoencoder
 
 OPSET = 17
 TOLERANCE = 1e-4
@@ -23,59 +31,56 @@ class ExportError(RuntimeError):
     """An exported graph failed its check; nothing is left behind."""
 
 
-class _Encoder(nn.Module):
-    def __init__(self, model: Autoencoder) -> None:
+class Part(nn.Module):
+    """One graph of a model: a callable of the model as a module, so the weights export as initialisers."""
+
+    def __init__(self, model: nn.Module, fn: Callable[..., torch.Tensor | tuple[torch.Tensor, ...]]) -> None:
         super().__init__()
         self.model = model
+        self.fn = fn
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        if self.model.kind == "vae":
-            return cast(VAE, self.model).posterior(image)
-        return self.model.encode(image)
-
-
-class _Decoder(nn.Module):
-    def __init__(self, model: Autoencoder) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.model.decode(latent)
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        return self.fn(*inputs)
 
 
-def _axes(ndim: int, spatial: bool) -> dict[int, str]:
+@dataclass
+class Graph:
+    """One ONNX file: its module, named example inputs (real ones when checking), output names, and the
+    axes that vary (batch, and the spatial axes of any-size models)."""
+
+    file: str
+    module: nn.Module
+    inputs: dict[str, torch.Tensor]
+    outputs: list[str]
+    dynamic: dict[str, dict[int, str]]
+
+    def run_torch(self) -> list[torch.Tensor]:
+        with torch.no_grad():
+            out = self.module(*self.inputs.values())
+        return list(out) if isinstance(out, tuple) else [out]
+
+
+def axes(ndim: int, spatial: bool) -> dict[int, str]:
+    """Batch axis, plus the last two (height, width) for any-size models."""
     return {0: "batch", **({ndim - 2: "height", ndim - 1: "width"} if spatial else {})}
 
 
 def export_graphs(model: Autoencoder, example: torch.Tensor, folder: Path) -> None:
-    """Write encoder.onnx and decoder.onnx (legacy TorchScript exporter: dynamic_axes, no export tracing quirks)."""
+    """Write every graph of the model (legacy TorchScript exporter: dynamic_axes, no export tracing quirks)."""
     model = model.eval().cpu()
-    spatial = model.image_shape[1] is None
-    with torch.no_grad():
-        latent = model.encode(example)
-    enc_out = ["latent", "logvar"] if model.kind == "vae" else ["latent"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _Encoder(model),
-            (example,),
-            str(folder / "encoder.onnx"),
-            input_names=["image"],
-            output_names=enc_out,
-            dynamic_axes={"image": _axes(4, spatial), **{k: _axes(latent.ndim, spatial) for k in enc_out}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
-        torch.onnx.export(
-            _Decoder(model),
-            (latent,),
-            str(folder / "decoder.onnx"),
-            input_names=["latent"],
-            output_names=["image"],
-            dynamic_axes={"latent": _axes(latent.ndim, spatial), "image": _axes(4, spatial)},
-            opset_version=OPSET,
-            dynamo=False,
-        )
+        for g in model.graphs(example):
+            torch.onnx.export(
+                g.module,
+                tuple(g.inputs.values()),
+                str(folder / g.file),
+                input_names=list(g.inputs),
+                output_names=g.outputs,
+                dynamic_axes=g.dynamic,
+                opset_version=OPSET,
+                dynamo=False,
+            )
 
 
 def session(path: Path) -> ort.InferenceSession:
@@ -90,29 +95,27 @@ def run_graph(sess: ort.InferenceSession, x: np.ndarray, batch: int = 1000) -> l
 
 
 def check_graphs(model: Autoencoder, folder: Path, real: torch.Tensor) -> float:
-    """onnx.checker on both graphs, then onnxruntime vs PyTorch on ``real`` images; returns the max difference."""
-    for fname in ("encoder.onnx", "decoder.onnx"):
-        try:
-            onnx.checker.check_model(onnx.load(str(folder / fname)), full_check=True)
-        except Exception as exc:
-            raise ExportError(f"{fname} fails onnx.checker: {exc}") from exc
+    """onnx.checker on every graph, then onnxruntime vs PyTorch on ``real`` images; the largest difference."""
+    model = model.eval().cpu()
     inputs = [real]
     if model.image_shape[1] is None:  # fully convolutional: also check another (padded) size
         inputs.append(real[..., : real.shape[-2] // 2, :].contiguous())
+    graphs = model.graphs(real)
+    for g in graphs:
+        try:
+            onnx.checker.check_model(onnx.load(str(folder / g.file)), full_check=True)
+        except Exception as exc:
+            raise ExportError(f"{g.file} fails onnx.checker: {exc}") from exc
+    sessions = {g.file: session(folder / g.file) for g in graphs}
     worst = 0.0
-    enc, dec = session(folder / "encoder.onnx"), session(folder / "decoder.onnx")
-    model = model.eval().cpu()
     for x in inputs:
-        with torch.no_grad():
-            z = model.encode(x)
-            expected = [z, *([cast(VAE, model).posterior(x)[1]] if model.kind == "vae" else [])]
-            image = model.decode(z)
-        got = run_graph(enc, x.numpy())
-        got_image = run_graph(dec, z.numpy())[0]
-        for want, have in [*zip(expected, got, strict=True), (image, got_image)]:
-            if want.shape != have.shape:
-                raise ExportError(f"onnxruntime output shape {have.shape} != PyTorch {tuple(want.shape)}")
-            worst = max(worst, float(np.abs(want.numpy() - have).max()))
+        for g in model.graphs(x):
+            want = g.run_torch()
+            have = sessions[g.file].run(None, {k: v.numpy() for k, v in g.inputs.items()})
+            for w, h in zip(want, have, strict=True):
+                if tuple(w.shape) != h.shape:
+                    raise ExportError(f"{g.file}: onnxruntime output shape {h.shape} != PyTorch {tuple(w.shape)}")
+                worst = max(worst, float(np.abs(w.numpy() - h).max()))
     if not worst <= TOLERANCE:
         raise ExportError(f"onnxruntime differs from PyTorch by {worst:.3g} (> {TOLERANCE}) on real inputs")
     return worst

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 from aecodec_wire import unpack_any
 from aecodec_wire.codec_factory import codec_for
+from aecodec_wire.latent_codec import Latents, SideModel
 from aecodec_wire.manifest import DECODER_FILE, ENCODER_FILE, Manifest
 
 from .onnx_io import session
@@ -30,12 +32,33 @@ class RoundTrip:
     psnr_db: np.ndarray  # (N,)
 
 
+def side_models(folder: Path) -> dict[str, SideModel]:
+    """The model folder's graphs beyond encoder and decoder (a hyperprior's hyper_decoder.onnx), by file stem,
+    as the one-array callables a latent codec takes."""
+    out: dict[str, SideModel] = {}
+    for path in sorted(folder.glob("*.onnx")):
+        if path.name in (ENCODER_FILE, DECODER_FILE):
+            continue
+        out[path.stem] = _one_array(session(path))
+    return out
+
+
+def _one_array(sess: ort.InferenceSession) -> SideModel:
+    name = sess.get_inputs()[0].name
+
+    def run(a: np.ndarray) -> list[np.ndarray]:
+        return [np.asarray(o) for o in sess.run(None, {name: a.astype(np.float32)})]  # every output
+
+    return run
+
+
 def round_trip(folder: Path, manifest: Manifest, pixels: np.ndarray, bits: int | None = None) -> RoundTrip:
     """uint8 (N, C, H, W) images through the real path of the model in ``folder``."""
     draft = manifest.model_copy(update={"version": manifest.version or PROVISIONAL_VERSION})
-    codec = codec_for(draft)
+    codec = codec_for(draft, side_models(folder))
     depth = bits if codec.bit_depths else None
     enc, dec = session(folder / ENCODER_FILE), session(folder / DECODER_FILE)
+    names = [o.name for o in enc.get_outputs()]
     lo, hi = manifest.input.range
     olo, ohi = manifest.output_range
     mode = "L" if manifest.input.channels == 1 else "RGB"
@@ -43,7 +66,9 @@ def round_trip(folder: Path, manifest: Manifest, pixels: np.ndarray, bits: int |
     for s in range(0, len(pixels), BATCH):
         xb = pixels[s : s + BATCH]
         x = (lo + (hi - lo) * xb.astype(np.float32) / 255.0).astype(np.float32)
-        latents = enc.run(None, {"image": x})[0]
+        outputs = enc.run(None, {"image": x})
+        # a codec that codes several encoder outputs (a hyperprior's y and z) takes them by name
+        latents: Latents = dict(zip(names, outputs, strict=True)) if len(codec.latent_names) > 1 else outputs[0]
         payloads = codec.encode(latents, [(xb.shape[3], xb.shape[2])] * len(xb), [mode] * len(xb), depth)
         codes = [unpack_any(p) for p in payloads]
         y_hat = np.concatenate([codec.decode(c) for c in codes])

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from ..onnx_io import Graph
 
 
 class Autoencoder(nn.Module):
@@ -55,6 +58,35 @@ class Autoencoder(nn.Module):
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         """Optimiser parameter groups (one, at ``lr``); models whose parts learn at other rates override it."""
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
+
+    def graphs(self, x: torch.Tensor) -> list[Graph]:
+        """The ONNX graphs the model is served as, with their inputs for images ``x``: encoder.onnx (image ->
+        latent, and logvar for a VAE) and decoder.onnx (latent -> image). Models with more parts add graphs."""
+        from ..onnx_io import Graph, Part, axes
+
+        spatial = self.image_shape[1] is None
+        with torch.no_grad():
+            latent = self.encode(x)
+        vae = self.kind == "vae"
+        encode = Part(self, getattr(self, "posterior") if vae else self.encode)  # noqa: B009  (VAEs only)
+        outputs = ["latent", "logvar"] if vae else ["latent"]
+        lat_axes = axes(latent.ndim, spatial)
+        return [
+            Graph(
+                "encoder.onnx",
+                encode,
+                {"image": x},
+                outputs,
+                {"image": axes(4, spatial), **dict.fromkeys(outputs, lat_axes)},
+            ),
+            Graph(
+                "decoder.onnx",
+                Part(self, self.decode),
+                {"latent": latent},
+                ["image"],
+                {"latent": lat_axes, "image": axes(4, spatial)},
+            ),
+        ]
 
     def wire_fields(self) -> dict[str, Any]:
         """Extra manifest fields the wire format needs from the trained weights (a codec's prior tables)."""
