@@ -170,3 +170,28 @@ def test_chunked_body_over_the_limit_is_refused(fake_server: Running) -> None:
     with fake_server.client() as c:
         r = c.post("/encode", content=chunks(), headers=IMG)
     assert r.status_code == 413 and "exceeds the limit" in r.json()["detail"]
+
+
+def test_one_mapping_for_domain_wire_and_framework_errors() -> None:
+    """core/errors.to_problem: the runtime's class decides status and title, its retry hint the Retry-After."""
+    import json as _json
+
+    from aecodec_service.core.errors import to_problem
+    from aecodec_service.runtime import errors as domain
+    from aecodec_wire import errors as wire_errors
+
+    def doc(exc: BaseException) -> tuple[int, dict, dict[str, str]]:
+        r = to_problem(exc)
+        assert r.media_type == "application/problem+json"
+        return r.status_code, _json.loads(bytes(r.body)), dict(r.headers)
+
+    status, body, headers = doc(domain.Overloaded("queue full; retry shortly", retry_after_s=2.5).for_item(3))
+    assert status == 503 and headers["retry-after"] == "3" and body["detail"].startswith("item 3: ")
+    assert body["type"] == "urn:aecodec:problem:queue-full" and body["title"] == "Service Unavailable"
+    assert doc(domain.ModelTimeout("the model did not answer in 30 s"))[0] == 504
+    assert doc(domain.TooLarge("2000 rows"))[0] == 413 and "retry-after" not in doc(domain.TooLarge("x"))[2]
+    assert doc(domain.MalformedBody("no boundary"))[0] == 400
+    mismatch = wire_errors.ModelMismatch("other version", model="m", payload_version="a", served_version="b")
+    assert doc(mismatch)[0] == 409 and doc(wire_errors.CorruptPayload("truncated"))[0] == 422
+    status, body, _ = doc(RuntimeError("secret /srv/path"))
+    assert status == 500 and "secret" not in body["detail"] and "RuntimeError" in body["detail"]

@@ -65,11 +65,6 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def item_error(index: int, exc: ApiError) -> ApiError:
-    """Re-raise an item's error for a whole batch, naming the item."""
-    return ApiError(exc.status, f"item {index}: {exc.detail}", kind=exc.kind, headers=exc.headers)
-
-
 def problem(status: int, detail: str, kind: str | None = None, headers: dict[str, str] | None = None) -> Response:
     if len(detail) > MAX_DETAIL:
         detail = detail[:MAX_DETAIL] + "..."
