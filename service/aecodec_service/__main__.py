@@ -21,6 +21,8 @@ def main() -> None:
             print(f"aecodec-serve: {name}: {err['msg']}", file=sys.stderr)
         sys.exit(2)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # a malformed multipart body is the client's error, answered 400: not a warning line per request
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
     uvicorn.run("aecodec_service.main:create_app", factory=True, workers=settings.workers, **uvicorn_options(settings))
 
 
