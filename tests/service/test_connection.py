@@ -162,3 +162,13 @@ def test_pipelined_requests_are_not_taken_for_one_long_head(strict_server: Runni
         sock.sendall(first + body + second)
         raw = _read_all(sock)
     assert raw.startswith(b"HTTP/1.1 422") and b"HTTP/1.1 200" in raw and b"431" not in raw.split(b"\r\n")[0]
+
+
+def test_a_declared_oversized_body_is_refused_and_the_connection_closed(fake_server: Running) -> None:
+    """413 from Content-Length alone, before the body; the connection closes rather than read what was declared."""
+    with _connect(fake_server) as sock:
+        sock.sendall(
+            b"POST /encode HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 500000000\r\n\r\n"
+        )
+        status, headers, doc = _problem(_read_all(sock))  # returns: the server closed the connection
+    assert status == 413 and headers["connection"] == "close" and "limit" in doc["detail"]

@@ -28,8 +28,8 @@ class BodyLimitMiddleware:
                 length = value
                 break
         if length is not None and length.isdigit():
-            if int(length) > self.limit:
-                await problem(413, self.too_large, "body-too-large")(scope, receive, send)
+            if int(length) > self.limit:  # answered before reading; closing spares reading what was declared
+                await problem(413, self.too_large, "body-too-large", {"Connection": "close"})(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
