@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import numpy as np
 from aecodec_wire import payload as wire
 from aecodec_wire.v1 import api_pb2
 
-from .conftest import Running
+from .conftest import Running, serve
 from .helpers import png, read
 
 RNG = np.random.default_rng(0)
@@ -117,3 +118,23 @@ def test_sample_is_reproducible_and_interpolate(fake_server: Running) -> None:
             headers={"Accept": "application/json"},
         ).json()["images"]
         assert len(items) == 3
+
+
+def test_a_request_holds_at_most_max_pixels_in_all(fake_models: Path) -> None:
+    """Each image within AECODEC_MAX_PIXELS is not enough: a batch of them would hold n times the limit."""
+    square = png(RNG.integers(0, 255, (40, 40, 3), dtype=np.uint8), "RGB")  # 1600 pixels on an any-size model
+    with serve(fake_models, max_pixels=4000) as s, s.client() as c:
+        two = c.post("/encode?model=fake-conv", files=[("files", square)] * 2)
+        assert two.status_code == 200, two.text
+        three = c.post("/encode?model=fake-conv", files=[("files", square)] * 3)
+        assert three.status_code == 413 and "retry-after" not in three.headers, three.text
+        assert "4800 pixels" in three.json()["detail"] and "item 2" in three.json()["detail"]
+        payloads = list(api_pb2.PayloadBatch.FromString(two.content).payloads)
+        assert c.post("/decode", content=wire.pack_batch(payloads), headers=PB).status_code == 200
+        r = c.post("/decode", content=wire.pack_batch(payloads + payloads[:1]), headers=PB)
+        assert r.status_code == 413 and "4800 pixels" in r.json()["detail"], r.text
+        # a fixed-size model holds its native size, whatever size the payload restores
+        big_digit = png(RNG.integers(0, 255, (60, 60), dtype=np.uint8))  # restored at 60x60 = 3600 pixels
+        digit = c.post("/encode?resize=true", content=big_digit, headers=IMG).content
+        back = c.post("/decode", content=wire.pack_batch([digit, digit]), headers=PB)
+        assert back.status_code == 200, back.text

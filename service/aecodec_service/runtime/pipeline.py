@@ -26,7 +26,7 @@ from aecodec_wire.v1 import payload_pb2 as pb
 
 from ..core.config import Settings
 from .batcher import all_or_none
-from .errors import BadPayload, DomainError, ModelTimeout, ModelVersionMismatch, UnknownPayloadModel
+from .errors import BadPayload, DomainError, ModelTimeout, ModelVersionMismatch, TooLarge, UnknownPayloadModel
 from .graphs import run_in_tiles, run_rows, tile_geometry
 from .imaging import Prepared, to_image_bytes, to_model_input, to_pixels
 from .memory import give_back
@@ -35,6 +35,12 @@ from .sessions import ModelRuntime
 from .tiling import HALO_PX, TILE_PX, needs_tiles
 
 T = TypeVar("T")
+
+
+def held_pixels(rt: ModelRuntime, width: int, height: int) -> int:
+    """Pixels an image of this size occupies at the model's side (a fixed-size model's native size)."""
+    spec = rt.manifest.input
+    return spec.width * spec.height if spec.width and spec.height else width * height
 
 
 @dataclass(frozen=True)
@@ -103,11 +109,30 @@ class Pipeline:
 
     def _prepare(self, rt: ModelRuntime, blobs: list[bytes], resize: bool, batch: bool) -> list[Prepared]:
         s = self.settings
-        return _each(
-            blobs,
-            batch,
-            lambda b: to_model_input(b, rt.manifest.input, max_pixels=s.max_pixels, resize=resize, pad_mode=s.pad_mode),
-        )
+        total = 0
+
+        def one(blob: bytes) -> Prepared:
+            nonlocal total
+            p = to_model_input(blob, rt.manifest.input, max_pixels=s.max_pixels, resize=resize, pad_mode=s.pad_mode)
+            total += held_pixels(rt, p.width, p.height)
+            self._check_held(total)
+            return p
+
+        return _each(blobs, batch, one)
+
+    def _check_held(self, total: int) -> None:
+        """A request's images together (at the model's size) are within AECODEC_MAX_PIXELS.
+
+        Each image is within the limit on its own; without a limit on their sum, a 15 KB batch of 256
+        payloads declaring maximal images would hold 256 times the limit in memory. Such a request never
+        fits, so it is TooLarge (413), not a retry."""
+        limit = self.settings.max_pixels
+        if total > limit:
+            raise TooLarge(
+                f"the request's images hold {total} pixels together (at the model's size); at most {limit} per "
+                "request: send fewer or smaller images per request",
+                kind="request-too-large",
+            )
 
     async def encode(
         self, rt: ModelRuntime, blobs: list[bytes], *, bits: int | None, resize: bool, batch: bool
@@ -215,7 +240,16 @@ class Pipeline:
         batch: bool,
     ) -> list[Decoded]:
         nbytes = sum(len(code.data) for _, code in resolved) * 8  # entropy decoding costs more than image decoding
-        latents = await self.offload(nbytes, lambda: _each(resolved, batch, lambda rc: self._latent(*rc)))
+        total = 0
+
+        def latent(rc: tuple[ModelRuntime, wire.Code]) -> np.ndarray:
+            nonlocal total
+            lat = self._latent(*rc)  # the header's fields are filled in (and checked) from here on
+            total += held_pixels(rc[0], rc[1].width, rc[1].height)
+            self._check_held(total)
+            return lat
+
+        latents = await self.offload(nbytes, lambda: _each(resolved, batch, latent))
         parsed = [(rt, lat, code) for (rt, code), lat in zip(resolved, latents, strict=True)]
         images: list[np.ndarray] = [np.empty(0)] * len(parsed)
 
