@@ -54,7 +54,8 @@ def test_measured_reach_is_the_receptive_field() -> None:
     assert measure_reach(lambda a: box(a, 1), 2, 1, 1.0) == 0
     assert measure_reach(lambda a: box(a, 5), 2, 1, 1.0) == 2  # one element per cell: +-2 cells
     assert measure_reach(lambda a: box(a, 5), 2, 4, 1.0) == 1  # 4 elements per cell: 2 elements reach 1 cell
-    assert measure_reach(lambda a: box(box(a, 9)[0], 9), 1, 1, 1.0) == 5  # beyond the probe: its half-width + 1
+    assert measure_reach(lambda a: box(box(a, 9)[0], 9), 1, 1, 1.0) == 8  # beyond the first probe: a larger one
+    assert measure_reach(lambda a: box(box(a, 9)[0], 9), 1, 1, 1.0, max_elements=12) == 5  # no larger: capped
 
 
 @pytest.mark.parametrize("name", ["cifar-conv", "cifar-codec-q1"])

@@ -27,7 +27,7 @@ import numpy as np
 
 TILE_PX = 512  # core tile size in image pixels: peak memory follows (TILE_PX + 2 * HALO_PX) ** 2
 HALO_PX = 32  # least context on each side; a model whose graphs see farther gets its measured reach
-PROBE_CELLS = 9  # side of the probe input (in cells) that measures a graph's reach; odd: a centre cell
+PROBE_CELLS = 9  # first side of the probe input (in cells) that measures a graph's reach; odd: a centre cell
 
 
 @dataclass(frozen=True)
@@ -49,24 +49,38 @@ def needs_tiles(x: np.ndarray, unit: int, tile: int, halo: int) -> bool:
     return x.ndim == 4 and max(x.shape[2], x.shape[3]) > (tile + 2 * halo) * unit
 
 
-def measure_reach(run: Callable[[np.ndarray], list[np.ndarray]], channels: int, unit: int, scale: float) -> int:
+def measure_reach(
+    run: Callable[[np.ndarray], list[np.ndarray]], channels: int, unit: int, scale: float, max_elements: int = 1024
+) -> int:
     """How many cells away a change in one input cell still changes an output: the halo a graph needs.
 
-    Runs the graph on a random ``PROBE_CELLS``-cell square input (``scale`` times ``unit`` elements per
-    cell, e.g. pixels or latent values) and again with its centre cell changed, and measures how far the
-    outputs moved. A graph that reaches the probe's edge gets the whole probe's half-width plus one: then
-    tiles cannot be seamless below that size, and the caller's tile must be larger than its halo anyway."""
+    Runs the graph on a random square input of ``PROBE_CELLS`` cells (``unit`` elements per cell, values
+    of size ``scale``: pixels or latent values) and again with its centre cell changed, and measures how
+    far the outputs moved. When the change reaches the probe's edge, the probe grows (up to
+    ``max_elements`` per side); a graph that reaches even that edge gets the largest probe's half-width
+    plus one, the widest halo this can vouch for."""
+    cells = PROBE_CELLS
+    while True:
+        reach, c = _probe(run, channels, unit, scale, cells), cells // 2
+        if reach < c:
+            return reach
+        if (2 * cells + 1) * unit > max_elements:
+            return c + 1
+        cells = 2 * cells + 1
+
+
+def _probe(run: Callable[[np.ndarray], list[np.ndarray]], channels: int, unit: int, scale: float, cells: int) -> int:
     rng = np.random.default_rng(0)
-    n = PROBE_CELLS * unit
+    n = cells * unit
     x = (rng.standard_normal((1, channels, n, n)) * scale).astype(np.float32)
     y = x.copy()
-    c = PROBE_CELLS // 2
+    c = cells // 2
     y[:, :, c * unit : (c + 1) * unit, c * unit : (c + 1) * unit] += np.float32(3 * scale)
     reach = 0
     for a, b in zip(run(x), run(y), strict=True):
         if a.ndim != 4:
             continue
-        per_cell = a.shape[2] / PROBE_CELLS
+        per_cell = a.shape[2] / cells
         moved = np.abs(b - a).max(axis=(0, 1)) > 1e-5 * max(1.0, float(np.abs(a).max()))
         rows, cols = np.nonzero(moved)
         if not len(rows):
@@ -74,7 +88,7 @@ def measure_reach(run: Callable[[np.ndarray], list[np.ndarray]], channels: int, 
         lo, hi = c * per_cell, (c + 1) * per_cell  # the changed cell's span in output elements
         far = max(lo - rows.min(), rows.max() + 1 - hi, lo - cols.min(), cols.max() + 1 - hi, 0)
         reach = max(reach, int(np.ceil(far / per_cell)))
-    return reach if reach < c else c + 1
+    return reach
 
 
 def tile_count(x: np.ndarray, unit: int, tile: int, halo: int) -> int:
