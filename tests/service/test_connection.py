@@ -172,3 +172,49 @@ def test_a_declared_oversized_body_is_refused_and_the_connection_closed(fake_ser
         )
         status, headers, doc = _problem(_read_all(sock))  # returns: the server closed the connection
     assert status == 413 and headers["connection"] == "close" and "limit" in doc["detail"]
+
+
+def test_mangled_requests_all_get_a_problem_document(strict_server: Running) -> None:
+    """Random byte flips, cuts and insertions in a valid request's head: every error answer is problem+json."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    valid = b"POST /encode?bits=6 HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 5\r\n\r\nhello"
+    rng = random.Random(11)
+
+    def mangled() -> bytes:
+        data = bytearray(valid)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(data))
+            choice = rng.random()
+            if choice < 0.4:
+                data[i] = rng.randrange(256)
+            elif choice < 0.7:
+                data.insert(i, rng.choice(b"\r\n :;\x00\x7f\xff%"))
+            else:
+                del data[i]
+        return bytes(data) + b"\r\n\r\n"
+
+    def answer(data: bytes) -> bytes:
+        with _connect(strict_server) as sock:
+            sock.sendall(data)
+            sock.settimeout(5)  # beyond the server's 0.5 s deadlines: a timeout here is a hang
+            try:
+                return sock.recv(65536)
+            except TimeoutError:
+                return b"HANG"
+            except ConnectionResetError:
+                return b""
+
+    cases = [mangled() for _ in range(120)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(answer, cases))
+    for data, raw in zip(cases, answers, strict=True):
+        assert raw != b"HANG", data
+        if not raw:
+            continue  # closed without an answer
+        status = int(raw.split(b" ", 2)[1])
+        assert status < 500, (data, raw[:300])
+        if status >= 400:
+            assert b"content-type: application/problem+json" in raw.lower(), (data, raw[:300])
+    _alive(strict_server)
