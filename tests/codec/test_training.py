@@ -14,6 +14,8 @@ from aecodec_training.models import build_model, recipe
 from aecodec_training.trainer import Trainer
 from training.helpers import make_idx_folder
 
+torch.set_num_threads(1)  # tiny models: a second thread only adds contention on a shared 2-core machine
+
 
 def test_rate_term_drops() -> None:
     torch.manual_seed(0)

@@ -6,8 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from .helpers import cifar_records, make_idx_folder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread() -> None:
+    """Tiny models on a 2-core machine shared with other work: a second torch thread only adds contention
+    (the same 1-epoch codec run took 15 s with torch's default threads and 5 s with one)."""
+    torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ def _atomic(path: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a service (or another user) reads reports and models
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -61,7 +61,7 @@ def plan(name: str, levels: int, minutes: float, pixels: int, run_dir: Path) -> 
     for i, lam in enumerate(lams):
         level = f"{name}-q{i + 1}"
         own = minutes * (share if i == anchor else (1 - share) / (levels - 1))
-        out.append(LevelPlan(level, float(lam), own, "" if i == anchor else f"{name}-q{anchor + 1}"))
+        out.append(LevelPlan(level, float(f"{lam:.3g}"), own, "" if i == anchor else f"{name}-q{anchor + 1}"))
     order = [anchor, *(i for i in range(levels) if i != anchor)]
     for p in out:
         p.run = run_dir / "runs" / p.name
@@ -157,7 +157,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for codec, style in (("learned", "o-"), ("jpeg", ".--"), ("webp", ".--")):
         pts = sorted(report["results"][codec], key=lambda p: p["bytes"])
-        label = f"{report['name']} (learned)" if codec == "learned" else codec.upper()
+        label = f"{report['name']} (learned)" if codec == "learned" else {"jpeg": "JPEG", "webp": "WebP"}[codec]
         ax.plot([p["bytes"] for p in pts], [p["psnr"] for p in pts], style, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("bytes per image (headers included)")
