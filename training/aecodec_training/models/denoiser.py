@@ -48,11 +48,13 @@ class Denoiser(nn.Module):
         # He init keeps the signal alive through the plain ReLU stack (PyTorch's default shrinks it ~6x a layer);
         # a zero last layer starts the network as the identity, the right answer for clean inputs
         convs = [m for m in self.body if isinstance(m, nn.Conv2d)]
-        for conv in convs[:-1]:
-            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+        for conv in convs:
+            if conv is convs[-1]:
+                nn.init.zeros_(conv.weight)
+            else:
+                nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            assert conv.bias is not None
             nn.init.zeros_(conv.bias)
-        nn.init.zeros_(convs[-1].weight)
-        nn.init.zeros_(convs[-1].bias)
 
     def analyse(self, x: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) image and (N,) level -> (N, 13, H/2, W/2): the unshuffled pixels, then the level map.

@@ -1,0 +1,109 @@
+"""The any-size denoiser: residual and any size by construction, its noise-level channel, a resumable
+wall-clock training run, and the export to two ONNX graphs that onnxruntime runs like PyTorch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from aecodec_training import denoise_export, denoise_train
+from aecodec_training.datasets.photos import VALIDATION
+from aecodec_training.models.denoiser import UNKNOWN, Denoiser, DenoiserConfig
+from aecodec_wire import manifest as mf
+from PIL import Image
+
+PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "denoise_photo.png"
+
+
+def test_fresh_model_is_the_identity_at_any_even_size() -> None:
+    """The last layer starts at zero: before any training, a clean (or any) input passes through exactly."""
+    model = Denoiser(DenoiserConfig(width=16, depth=4)).eval()
+    for shape in ((1, 3, 30, 46), (2, 3, 64, 64), (1, 3, 2, 2)):
+        x = torch.rand(shape)
+        with torch.no_grad():
+            y = model(x, torch.full((shape[0],), UNKNOWN))
+        assert torch.equal(y, x)
+
+
+def test_noise_level_reaches_the_network_and_output_keeps_the_size() -> None:
+    torch.manual_seed(0)
+    model = Denoiser(DenoiserConfig(width=16, depth=4)).eval()
+    for p in model.parameters():  # a trained-looking model: nonzero everywhere
+        torch.nn.init.normal_(p, std=0.1)
+    x = torch.rand(1, 3, 34, 50)
+    with torch.no_grad():
+        latent = model.analyse(x, torch.tensor([25 / 255]))
+        assert latent.shape == (1, 13, 17, 25)
+        assert torch.allclose(latent[:, -1], torch.full((1, 17, 25), 25 / 255))
+        blind, told = model(x, torch.tensor([UNKNOWN])), model(x, torch.tensor([25 / 255]))
+    assert blind.shape == x.shape
+    assert not torch.allclose(blind, told)  # the level changes the answer
+    assert torch.allclose(model.synthesise(latent), told)
+
+
+def test_corrupt_gives_8bit_noisy_patches_with_levels() -> None:
+    gen = torch.Generator().manual_seed(0)
+    clean = torch.full((256, 3, 32, 32), 128 / 255)  # an 8-bit value, as every training pixel is
+    noisy, level = denoise_train.corrupt(clean, 50.0, gen)
+    assert torch.equal(noisy, torch.round(noisy * 255) / 255)
+    known = level >= 0
+    assert 0.3 < known.float().mean() < 0.7 and (level[~known] == UNKNOWN).all()
+    assert level[known].max() <= 50 / 255
+    erased = (noisy == 0).all(dim=1).flatten(1).sum(1) >= 16  # a 4x4 black square or more
+    assert 0.2 < erased.float().mean() < 0.5
+    untouched = (noisy == clean).flatten(1).all(1)
+    assert untouched.any()  # some patches stay clean: the model must learn to leave those alone
+
+
+@pytest.fixture
+def photos_dir(tmp_path: Path) -> Path:
+    """Two real photographs: one named like a validation file, one for training."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    img = Image.open(PHOTO).convert("RGB")
+    img.save(folder / VALIDATION[0])
+    img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((200, 150)).save(folder / "train.png")
+    return folder
+
+
+def run_args(photos: Path, cifar: Path, mnist: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        *("--photos", str(photos), "--cifar", str(cifar), "--mnist", str(mnist), "--out", str(out)),
+        *("--width", "8", "--depth", "3", "--patch", "32", "--batch", "4", "--save-every", "0.02"),
+        *extra,
+    ]
+
+
+def test_training_is_resumable_and_exports_checked_graphs(
+    photos_dir: Path, cifar_npz_dir: Path, mnist_dir: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    denoise_train.main(run_args(photos_dir, cifar_npz_dir, mnist_dir, run, "--minutes", "0.03"))
+    first = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert first["step"] > 0 and first["val_names"] == [VALIDATION[0]]
+    with pytest.raises(SystemExit, match="--resume"):
+        denoise_train.main(run_args(photos_dir, cifar_npz_dir, mnist_dir, run, "--minutes", "0.06"))
+    denoise_train.main(run_args(photos_dir, cifar_npz_dir, mnist_dir, run, "--minutes", "0.06", "--resume"))
+    second = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert second["step"] > first["step"] and second["elapsed_s"] > first["elapsed_s"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["step"] == second["step"] and "photo_s25_out" in metrics["val"]
+
+    folder = tmp_path / "models" / "denoise-test"
+    sealed = denoise_export.export(run, folder, "denoise-test", photos_dir, mnist_dir, digits=8)
+    loaded = mf.load(folder, verify=True)
+    assert loaded == sealed and loaded.input.height is None and loaded.input.width is None
+    assert loaded.kind == "denoising" and loaded.latent_shape == [13, None, None]
+    assert loaded.metrics["onnx_max_abs_diff"] <= denoise_export.TOLERANCE
+    # the ONNX pair at an odd size (edge-padded to even, as the service does) keeps the size and mode
+    net = denoise_export.OnnxDenoiser(folder)
+    img = np.asarray(Image.open(PHOTO).convert("RGB"))[:41, :67]
+    assert net(img).shape == img.shape and net(img, sigma=10.0).dtype == np.uint8
+    enc = ort.InferenceSession(str(folder / "encoder.onnx"))
+    assert [i.name for i in enc.get_inputs()] == ["image"]
+    shutil.rmtree(folder)
