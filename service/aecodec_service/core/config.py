@@ -81,7 +81,7 @@ class Settings(BaseSettings):
 
     # defaults when ?model= is omitted (None: the first loaded model of the right kind)
     default_model: str = "mnist-ae"
-    default_denoise_model: str | None = None
+    default_denoise_model: str | None = "denoise-any"  # the any-size denoiser (mnist-denoise: digits only)
     default_vae_model: str | None = None
 
     @field_validator("providers", "api_keys", "admin_keys", mode="before")
