@@ -46,8 +46,8 @@ def side_models(folder: Path) -> dict[str, SideModel]:
 def _one_array(sess: ort.InferenceSession) -> SideModel:
     name = sess.get_inputs()[0].name
 
-    def run(a: np.ndarray) -> list[np.ndarray]:
-        return [np.asarray(o) for o in sess.run(None, {name: a.astype(np.float32)})]  # every output
+    def run(a: np.ndarray) -> np.ndarray:
+        return np.asarray(sess.run(None, {name: a.astype(np.float32)})[0])
 
     return run
 
