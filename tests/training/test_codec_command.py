@@ -118,3 +118,25 @@ def test_codec_command_publishes_levels_a_running_service_serves_after_reload(tm
     table = (models / "tiny-rd.md").read_text()
     assert "| tiny-q1 |" in table and "WebP dB at equal bytes" in table
     assert (models / "tiny-rd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_images_of_several_sizes_give_any_size_levels(tmp_path: Path) -> None:
+    from aecodec_training.codec.custom import train_codec
+    from aecodec_training.realpath import round_trip
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for i in range(24):
+        h, w = (40, 56) if i % 2 else (48, 36)
+        yy, xx = np.mgrid[0:h, 0:w]
+        img = np.stack([(xx * (3 + i % 4)) % 256, (yy * 5) % 256, ((xx + yy) * 2 + 20 * i) % 256], -1)
+        Image.fromarray(img.astype(np.uint8)).save(folder / f"{i}.jpg", quality=95)
+    report = train_codec(
+        folder, "mix", tmp_path / "models", tmp_path / "run", levels=1, minutes=0.02, threads=1, progress=False
+    )
+    assert report["size"] == "any" and report["image_shape"] == [3, 32, 32]  # trained on 32 x 32 patches
+    manifest = load(tmp_path / "models" / "mix-q1")
+    assert manifest.input.height is None and manifest.input.channels == 3 and manifest.latent_shape[1:] == [None, None]
+    photo = np.random.default_rng(0).integers(0, 256, (2, 3, 40, 56), dtype=np.uint8)  # another size
+    rt = round_trip(tmp_path / "models" / "mix-q1", manifest, photo)
+    assert rt.decoded.shape == photo.shape and (rt.payload_bytes > rt.latent_bytes).all()
