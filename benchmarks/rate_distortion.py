@@ -11,7 +11,6 @@ results.md and <dataset>.png.  ``python benchmarks/rate_distortion.py --mnist-mo
 from __future__ import annotations
 
 import argparse
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +19,9 @@ import numpy as np
 import pillow_avif  # noqa: F401  (registers AVIF with Pillow)
 from aecodec_training.datasets import load_dataset
 from aecodec_training.psnr import psnr_per_image
+from aecodec_training.rd import pillow
 from aecodec_training.realpath import round_trip
 from aecodec_wire.manifest import load
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results" / "rate_distortion"
@@ -63,19 +62,6 @@ def point(x: np.ndarray, rec: np.ndarray, nbytes: np.ndarray, **extra: float) ->
         "ssim": float(ssim(x, rec).mean()),
     }
     return out | {k: float(v) for k, v in extra.items()}
-
-
-def pillow(x: np.ndarray, fmt: str, **kw: object) -> tuple[np.ndarray, np.ndarray]:
-    """Save each image as its own file and read it back: (reconstructions, bytes per image)."""
-    recs, sizes = [], []
-    for img in x:
-        arr = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
-        buf = io.BytesIO()
-        Image.fromarray(arr).save(buf, format=fmt, **kw)
-        sizes.append(buf.tell())
-        back = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L" if img.shape[0] == 1 else "RGB"))
-        recs.append(back[None] if back.ndim == 2 else back.transpose(2, 0, 1))
-    return np.stack(recs), np.array(sizes, dtype=np.float64)
 
 
 def classical(x: np.ndarray, avif_limit: int) -> dict[str, list[dict[str, float]]]:
