@@ -180,3 +180,18 @@ def test_async_client_under_gather(service, digits) -> None:
         assert payloads == sync.encode_batch(digits[:16], model="mnist-ae")
         expected = sync.decode_batch(payloads)
     assert [np.asarray(i).tolist() for i in images] == [np.asarray(i).tolist() for i in expected]
+
+
+def test_denoise_passes_a_known_noise_level(service, client, digits) -> None:
+    service.require("denoise-any", "mnist-denoise")
+    photo = np.asarray(Image.open(MODELS.parent / "tests" / "fixtures" / "denoise_photo.png").convert("RGB"))
+    rng = np.random.default_rng(0)
+    noisy = np.clip(np.rint(photo + rng.normal(0, 25, photo.shape)), 0, 255).astype(np.uint8)
+    low, high = (np.asarray(client.denoise(noisy, model="denoise-any", sigma=s)) for s in (5, 50))
+    assert low.shape == high.shape == photo.shape
+    assert not np.array_equal(low, high)  # the level reached the model
+    batch = client.denoise_batch([noisy, noisy[:64, :80]], model="denoise-any", sigma=50)
+    assert np.array_equal(np.asarray(batch[0]), high) and batch[1].size == (80, 64)
+    with pytest.raises(UnprocessableEntity) as info:
+        client.denoise(digits[0], model="mnist-denoise", sigma=25)  # a fixed-size model takes no noise level
+    assert "sigma" in info.value.detail

@@ -138,10 +138,11 @@ class BaseClient:
         headers = {"Content-Type": PROTOBUF, "Accept": "image/png"}
         return Call("POST", "/decode", R.image, content=payload_bytes(payload), headers=headers)
 
-    def _denoise(self, image: ImageInput, model: str | None) -> Call[Image.Image]:
+    def _denoise(self, image: ImageInput, model: str | None, sigma: float | None) -> Call[Image.Image]:
         data = image_bytes(image)
         headers = {"Content-Type": sniff_content_type(data), "Accept": "image/png"}
-        return Call("POST", "/denoise", R.image, {"model": self._model_param(model)}, data, headers=headers)
+        params = {"model": self._model_param(model), "sigma": sigma}
+        return Call("POST", "/denoise", R.image, params, data, headers=headers)
 
     def _sample(
         self, n: int, model: str | None, seed: int | None, temperature: float | None
@@ -166,10 +167,13 @@ class BaseClient:
         headers = {"Content-Type": PAYLOAD_BATCH, "Accept": PROTOBUF}
         return Call("POST", "/decode", R.images, content=body, headers=headers)
 
-    def _denoise_batch(self, images: Iterable[ImageInput], model: str | None) -> Call[list[Image.Image]]:
+    def _denoise_batch(
+        self, images: Iterable[ImageInput], model: str | None, sigma: float | None
+    ) -> Call[list[Image.Image]]:
         body = api_pb2.ImageBatch(images=[image_bytes(i) for i in images]).SerializeToString()
         headers = {"Content-Type": IMAGE_BATCH, "Accept": PROTOBUF}
-        return Call("POST", "/denoise", R.images, {"model": self._model_param(model)}, body, headers=headers)
+        params = {"model": self._model_param(model), "sigma": sigma}
+        return Call("POST", "/denoise", R.images, params, body, headers=headers)
 
     def _models(self) -> Call[list[ModelInfo]]:
         return Call("GET", "/models", R.models)

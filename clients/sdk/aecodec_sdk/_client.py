@@ -89,8 +89,9 @@ class Client(BaseClient):
         """Payload bytes -> image; the payload names its own model."""
         return self._send(self._decode(payload))
 
-    def denoise(self, image: ImageInput, model: str | None = None) -> Image.Image:
-        return self._send(self._denoise(image, model))
+    def denoise(self, image: ImageInput, model: str | None = None, sigma: float | None = None) -> Image.Image:
+        """A cleaned image; ``sigma`` (0-255) tells an any-size denoiser the noise level, else it estimates it."""
+        return self._send(self._denoise(image, model, sigma))
 
     def sample(
         self, n: int, model: str | None = None, seed: int | None = None, temperature: float | None = None
@@ -111,8 +112,10 @@ class Client(BaseClient):
     def decode_batch(self, payloads: Iterable[PayloadInput]) -> list[Image.Image]:
         return self._send(self._decode_batch(payloads))
 
-    def denoise_batch(self, images: Iterable[ImageInput], model: str | None = None) -> list[Image.Image]:
-        return self._send(self._denoise_batch(images, model))
+    def denoise_batch(
+        self, images: Iterable[ImageInput], model: str | None = None, sigma: float | None = None
+    ) -> list[Image.Image]:
+        return self._send(self._denoise_batch(images, model, sigma))
 
     def models(self) -> list[ModelInfo]:
         return self._send(self._models())
@@ -196,8 +199,8 @@ class AsyncClient(BaseClient):
     async def decode(self, payload: PayloadInput) -> Image.Image:
         return await self._send(self._decode(payload))
 
-    async def denoise(self, image: ImageInput, model: str | None = None) -> Image.Image:
-        return await self._send(self._denoise(image, model))
+    async def denoise(self, image: ImageInput, model: str | None = None, sigma: float | None = None) -> Image.Image:
+        return await self._send(self._denoise(image, model, sigma))
 
     async def sample(
         self, n: int, model: str | None = None, seed: int | None = None, temperature: float | None = None
@@ -217,8 +220,10 @@ class AsyncClient(BaseClient):
     async def decode_batch(self, payloads: Iterable[PayloadInput]) -> list[Image.Image]:
         return await self._send(self._decode_batch(payloads))
 
-    async def denoise_batch(self, images: Iterable[ImageInput], model: str | None = None) -> list[Image.Image]:
-        return await self._send(self._denoise_batch(images, model))
+    async def denoise_batch(
+        self, images: Iterable[ImageInput], model: str | None = None, sigma: float | None = None
+    ) -> list[Image.Image]:
+        return await self._send(self._denoise_batch(images, model, sigma))
 
     async def models(self) -> list[ModelInfo]:
         return await self._send(self._models())

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from dataclasses import replace
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -66,9 +65,7 @@ def denoise_job(model: str | None, sigma: float | None = None) -> JobKind:
 
     async def work(client: AsyncClient, data: bytes) -> bytes:
         body, alpha = await asyncio.to_thread(prepare, data)
-        call = client._denoise(body, model)
-        if sigma is not None:
-            call = replace(call, params={**call.params, "sigma": sigma})
+        call = client._denoise(body, model, sigma)
         # keep the service's PNG bytes as they are: no decode and re-encode on this side unless alpha returns
         result = await client._send(raw(call))
         return result if alpha is None else await asyncio.to_thread(put_alpha, result, alpha)
