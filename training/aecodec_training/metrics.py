@@ -70,10 +70,9 @@ def codec_metrics(model: Autoencoder, x: torch.Tensor, objective: Objective) -> 
     mse, bits, psnr = [], [], []
     for start in range(0, len(x), EVAL_BATCH):
         xb = x[start : start + EVAL_BATCH]
-        y_hat = model.quantize(model.encode(xb))  # type: ignore[operator]
-        recon = model.decode(y_hat)
+        recon, b = model.compress_estimate(xb)  # type: ignore[operator]
         mse.append((recon - xb).pow(2).flatten(1).mean(1))
-        bits.append(model.bits(y_hat))  # type: ignore[operator]
+        bits.append(b)
         psnr.append(mean_psnr(to_uint8(xb, model.input_range), to_uint8(recon, model.output_range)) * len(xb))
     model.train(was_training)
     m, b = torch.cat(mse), torch.cat(bits)

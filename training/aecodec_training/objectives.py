@@ -51,7 +51,7 @@ def rd_loss(
     """lambda * 255^2 * MSE + estimated bits, per image, averaged; decoder-only: the distortion alone."""
     if objective.decoder_only:  # rate fixed: the synthesis learns on the hard-rounded latents it will receive
         with torch.no_grad():
-            y_hat = model.quantize(model.encode(x))  # type: ignore[operator]
+            y_hat = model.decoder_input(x)  # type: ignore[operator]
         return F.mse_loss(getattr(model, model.decoder_part)(y_hat), x) * PIXEL_SCALE
     x_hat, bits = net(x, gen)
     mse = (x_hat - x).pow(2).flatten(1).mean(1)

@@ -147,9 +147,18 @@ class RDCodec(Autoencoder):
         """Estimated code length per image (B,) of quantised latents under the prior, in bits."""
         return -torch.log2(self.prior.likelihood(self.prior_view(y_hat))).flatten(1).sum(1)
 
-    def forward(
-        self, x: torch.Tensor, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    # what the trainer and the metrics ask of every rate-distortion model (loss "rd"):
+    def decoder_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The hard-rounded latent the decoder graph receives for images ``x`` (decoder-only training)."""
+        return self.quantize(self.encode(x))
+
+    @torch.no_grad()
+    def compress_estimate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hard-rounded pass -> (reconstruction in [0, 1], estimated bits per image from the prior)."""
+        y_hat = self.decoder_input(x)
+        return self.decode(y_hat), self.bits(y_hat)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Training pass -> (reconstruction (B, C, H, W), bits per image (B,)); noise drawn from ``generator``."""
         y = self.encode(x)
         noise = torch.rand(y.shape, generator=generator, device=y.device, dtype=y.dtype) - 0.5

@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 class Autoencoder(nn.Module):
     """Base class. ``encode`` takes images (N, C, H, W) in ``input_range``; ``decode`` returns images.
 
-    ``loss`` names the reconstruction objective (``mse`` or ``bce``); ``kind`` is the manifest kind.
+    ``loss`` names the objective (``mse``, ``bce``, ``vae``, or ``rd`` for rate-distortion codecs); ``kind`` is
+    the manifest kind. An ``rd`` model also has ``forward(x, generator) -> (reconstruction, bits per image)``
+    (noisy latents for the rate), ``compress_estimate(x) -> (reconstruction, bits)`` (hard-rounded) and
+    ``decoder_input(x)`` (the hard-rounded latent the decoder graph receives); see ``codec/model.py``.
     """
 
     kind: ClassVar[str] = "autoencoder"
