@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from aecodec_training.cli import app
 from aecodec_training.config import TrainConfig
 from aecodec_training.export import export_run, load_run
 from aecodec_training.vae_train import VAESchedule, train_vae
+from aecodec_wire.manifest import load
 from PIL import Image
+from typer.testing import CliRunner
 
 from tests.service.conftest import Running, serve
 
@@ -47,22 +52,25 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, 
         command="aecodec-train train-vae test",
     )
     train_vae(cfg, VAESchedule(k=3, warmup_epochs=1, eval_every=0))
+    result = CliRunner().invoke(app, ["evaluate", str(root / "run"), "--nll-k", "50"])
+    assert result.exit_code == 0, result.output
+    assert "test_nll_nats" in result.output
     export_run(root / "run", root / "models" / "tiny-vae", "tiny-vae")
     model, _ = load_run(root / "run")
     with serve(root / "models") as running:
-        yield running, model
+        yield running, model, root
 
 
-def test_listed_as_a_vae(served: tuple[Running, torch.nn.Module]) -> None:
-    running, _ = served
+def test_listed_as_a_vae(served: tuple[Running, torch.nn.Module, Path]) -> None:
+    running, _, _ = served
     with running.client() as c:
         info = c.get("/models/tiny-vae").json()
     assert info["kind"] == "vae" and {"sample", "interpolate"} <= set(info["endpoints"])
     assert info["latent_shape"] == [LATENT]
 
 
-def test_sample_is_the_decoded_prior_draw_and_repeats_for_a_seed(served: tuple[Running, torch.nn.Module]) -> None:
-    running, model = served
+def test_sample_is_the_decoded_prior_draw_and_repeats_for_a_seed(served: tuple[Running, torch.nn.Module, Path]) -> None:
+    running, model, _ = served
     with running.client() as c:
         a = c.post("/sample?model=tiny-vae&n=6&seed=42", headers={"Accept": "application/json"}).json()
         b = c.post("/sample?model=tiny-vae&n=6&seed=42", headers={"Accept": "application/json"}).json()
@@ -76,8 +84,8 @@ def test_sample_is_the_decoded_prior_draw_and_repeats_for_a_seed(served: tuple[R
     assert np.abs(got.astype(np.float64) - want).max() <= 1
 
 
-def test_interpolate_runs_from_one_digit_to_the_other(served: tuple[Running, torch.nn.Module]) -> None:
-    running, model = served
+def test_interpolate_runs_from_one_digit_to_the_other(served: tuple[Running, torch.nn.Module, Path]) -> None:
+    running, model, _ = served
     x = np.load(FIXTURES / "mnist_test_48.npz")["x"][:2]
     with running.client() as c:
         r = c.post("/interpolate?model=tiny-vae&steps=5", files=[("files", _png(x[0])), ("files", _png(x[1]))])
@@ -89,3 +97,15 @@ def test_interpolate_runs_from_one_digit_to_the_other(served: tuple[Running, tor
         ends = model.decode(model.encode(torch.from_numpy(x).float().div(255)[:, None])).numpy()[:, 0] * 255
     assert np.abs(tiles[0] - ends[0]).max() <= 1 and np.abs(tiles[-1] - ends[1]).max() <= 1
     assert np.abs(tiles[2] - tiles[0]).mean() > 0 and np.abs(tiles[2] - tiles[4]).mean() > 0  # a path, not a copy
+
+
+def test_manifest_records_the_evaluated_nll(served: tuple[Running, torch.nn.Module, Path]) -> None:
+    """`aecodec-train evaluate` measured the NLL into the run's nll.json; export sealed it into the manifest."""
+    running, _, root = served
+    recorded = json.loads((root / "run" / "nll.json").read_text())
+    metrics = load(root / "models" / "tiny-vae").metrics
+    assert metrics["test_nll_nats"] == pytest.approx(recorded["nll_nats"], abs=1e-4)
+    assert metrics["test_nll_k"] == 50 and metrics["test_nll_images"] == 128  # all the fixture's test digits
+    assert 0 < metrics["test_nll_nats"] <= -metrics["test_binarized_elbo_nats"]
+    with running.client() as c:
+        assert c.get("/models/tiny-vae").json()["version"] == load(root / "models" / "tiny-vae").version

@@ -22,6 +22,7 @@ from .checkpoint import load_checkpoint
 from .config import Objective, TrainConfig
 from .metrics import EVAL_BATCH, NEAR_ZERO, evaluate, to_uint8
 from .models import Autoencoder, build_model
+from .nll import NLL_DESCRIPTION, read_nll
 from .onnx_io import check_graphs, export_graphs
 from .publish import staging
 from .realpath import PROVISIONAL_VERSION, round_trip
@@ -148,6 +149,7 @@ def export_model(
             model, name, state, stats, metrics, description or default_description(model, objective), wire_id
         )
         metrics.update(real_path_metrics(tmp, draft, test_x[:codec_limit] if codec_limit else test_x))
+        metrics.update(state.get("extra_metrics", {}))
         rounding = 4 if model.kind == "codec" else 6
         sealed = seal(tmp, draft.model_copy(update={"metrics": {k: round(v, rounding) for k, v in metrics.items()}}))
         load(tmp)  # the folder must verify exactly as the service will verify it
@@ -171,6 +173,7 @@ def export_run(
     cfg = replace(cfg, download=False)
     data = load_data(cfg)
     train_x, test_x = data.tensors(torch.device("cpu"), *model.input_range)
+    state["extra_metrics"] = read_nll(run_dir)  # a VAE's test NLL, as `aecodec-train evaluate` measured it
     return export_model(model, state, train_x, test_x, out, name, description, codec_limit, wire_id)
 
 
@@ -205,4 +208,5 @@ def default_description(model: Autoencoder, objective: Objective) -> str:
             " test_elbo_nats: ELBO per image in nats (Bernoulli likelihood summed over the 784 pixels on [0, 1] "
             "intensities, one posterior sample); test_neg_elbo_nats is its negative, the training loss."
         )
+        text += NLL_DESCRIPTION
     return text

@@ -136,6 +136,8 @@ def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="run folder with checkpoint.pt")],
     data_dir: Annotated[Path | None, Opt(help="override the data folder recorded in the run")] = None,
     grid: Annotated[Path | None, Opt(help="also write originals vs reconstructions of 16 test images (PNG)")] = None,
+    nll_k: Annotated[int, Opt(help="VAE: importance samples per digit for the test NLL (0: skip)")] = 1000,
+    nll_images: Annotated[int, Opt(help="VAE: NLL on the first N test digits (0: all)")] = 0,
 ) -> None:
     """Test-set metrics of a trained run (loss, MSE on the model's scale, 8-bit PSNR, extras per kind)."""
     from ..export import load_run
@@ -148,6 +150,10 @@ def evaluate(
         cfg.data_dir = str(data_dir)
     _, test_x = load_data(cfg).tensors(torch.device("cpu"), *model.input_range)
     metrics = run_eval(model, test_x, cfg.loss_terms, full=True)
+    if model.kind == "vae" and nll_k > 0:  # binarized-digit NLL (docs/vae.md); its nll.json goes into the export
+        from ..nll import report_nll
+
+        metrics.update(report_nll(model, test_x, run_dir, nll_k, nll_images or None))  # type: ignore[arg-type]
     print_metrics(console, f"{run_dir} ({state['model_name']}, {state['epoch']} epochs)", metrics)
     if grid is not None:
         write_grid(model, test_x[:16], cfg.loss_terms, grid)
