@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import constriction  # type: ignore[import-untyped]
+import constriction
 import numpy as np
 
 from . import payload
