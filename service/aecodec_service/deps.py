@@ -6,10 +6,12 @@ thread, which costs a thread hop per dependency per request.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from PIL import Image
 
 from .core.config import Settings
 from .core.errors import ApiError, echo
@@ -56,6 +58,31 @@ RegistryDep = Annotated[ModelRegistry, Depends(_registry)]
 PipelineDep = Annotated[Pipeline, Depends(_pipeline)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 ModelName = Annotated[str | None, Query(description="model name (GET /models); omitted: the endpoint's default model")]
+
+
+_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+def default_encode_model(registry: ModelRegistry, settings: Settings, image: bytes) -> str | None:
+    """/encode's model when ``?model=`` is omitted, from the (first) image's header alone.
+
+    A 28x28 grey image (a digit) goes to ``default_model``; anything else to ``default_photo_model`` if it is
+    served, else to the first served any-size codec, else to ``default_model``.
+    """
+    try:
+        with Image.open(io.BytesIO(image)) as img:  # reads the header only
+            digit = img.size == (28, 28) and img.mode in _GREY_MODES
+    except Exception:  # not an image: the chosen model's image decoding says what is wrong
+        digit = False
+    if digit:
+        return settings.default_model
+    if settings.default_photo_model and registry.get(settings.default_photo_model) is not None:
+        return settings.default_photo_model
+    for name in sorted(registry.models):
+        m = registry.models[name].manifest
+        if m.kind == "codec" and not m.input.fixed_size:
+            return name
+    return settings.default_model
 
 
 def resolve_model(request: Request, registry: ModelRegistry, name: str | None, endpoint: str) -> ModelRuntime:

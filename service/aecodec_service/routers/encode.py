@@ -13,7 +13,17 @@ from fastapi.responses import JSONResponse, Response
 from .. import openapi
 from ..bodies import PAYLOAD_BATCH, PROTOBUF, read_images
 from ..core.negotiate import negotiate
-from ..deps import MODEL_PARAM, RESIZE_PARAM, openapi_param, query_bool, query_int, query_str, resolve_model, service
+from ..deps import (
+    MODEL_PARAM,
+    RESIZE_PARAM,
+    default_encode_model,
+    openapi_param,
+    query_bool,
+    query_int,
+    query_str,
+    resolve_model,
+    service,
+)
 
 router = APIRouter(tags=["codec"])
 _BODY = openapi.request_body(
@@ -53,9 +63,16 @@ async def encode(request: Request) -> Response:
     bits = query_int(request, "bits", DEFAULT_BITS, MIN_BITS, MAX_BITS)
     resize = query_bool(request, "resize")
     answer = negotiate(request.headers.get("accept"), [PROTOBUF, "application/json", "application/octet-stream"])
-    rt = resolve_model(request, svc.registry, model, "encode")
-    svc.pipeline.admit(rt)  # a full model is refused now, before the body is read
-    items = await read_images(request, svc.settings.max_batch_items)
+    if model is None:  # the default depends on the image: read it first
+        items = await read_images(request, svc.settings.max_batch_items)
+        rt = resolve_model(
+            request, svc.registry, default_encode_model(svc.registry, svc.settings, items.blobs[0]), "encode"
+        )
+        svc.pipeline.admit(rt)
+    else:
+        rt = resolve_model(request, svc.registry, model, "encode")
+        svc.pipeline.admit(rt)  # a full model is refused now, before the body is read
+        items = await read_images(request, svc.settings.max_batch_items)
     encoded = await svc.pipeline.encode(rt, items.blobs, bits=bits, resize=resize, batch=items.batch)
     observe = svc.metrics.payload_observer(rt.name)
     for e in encoded:
