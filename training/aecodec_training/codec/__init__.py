@@ -3,7 +3,8 @@
 Registered in the one model registry (``rd-codec``) and trained, exported and published like every other
 model; their own folder because they train on distortion + lambda * rate and export integer prior tables for
 the range coder (``aecodec_wire.prior_codec``) instead of uniform-quantiser stats. ``custom.py`` is the
-one-command "compress your own kind of images" (``aecodec-train codec``).
+one-command "compress your own kind of images" (``aecodec-train codec``), ``report.py`` its comparison with
+JPEG and WebP.
 """
 
 from .model import CodecConfig, RDCodec

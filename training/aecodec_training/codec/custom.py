@@ -11,7 +11,6 @@ in the run folder (checkpoints, exported levels, report), so running the same co
 
 from __future__ import annotations
 
-import io
 import re
 import time
 from collections.abc import Callable
@@ -23,13 +22,13 @@ import numpy as np
 import torch
 from aecodec_wire.manifest import MANIFEST_FILE, Manifest, load
 
-from .. import rd
-from ..checkpoint import load_checkpoint, write_bytes, write_json, write_text
+from ..checkpoint import load_checkpoint
 from ..config import Objective, TrainConfig
 from ..export import export_model, load_run
 from ..publish import publish_copy
 from ..trainer import Trainer, load_data
 from ..zoo import free_wire_ids
+from .report import compare, markdown, write_report
 
 LAMBDAS = (0.5, 50.0)  # lowest and highest level, per 784 pixels
 POSITIONAL_MAX_ROWS = 1024  # a positional prior beyond this many latent elements makes the manifest too big
@@ -93,92 +92,6 @@ def taken_wire_ids(model_dir: Path, replacing: set[str]) -> tuple[set[int], dict
         else:
             taken.add(m.wire_id)
     return taken, mine
-
-
-def compare(x: np.ndarray, folders: list[Path]) -> dict[str, Any]:
-    """Every level and the JPEG/WebP sweeps on the held-out images, each level read at equal bytes."""
-    baselines = {codec: rd.sweep(x, codec) for codec in ("jpeg", "webp")}
-    levels = []
-    for folder in folders:
-        p = rd.learned(x, folder)
-        for codec, pts in baselines.items():
-            p[f"{codec}_psnr_at_bytes"] = rd.at_bytes(pts, p["bytes"])
-            p[f"{codec}_bytes_at_psnr"] = rd.bytes_for(pts, p["psnr"])
-            smallest = min(pts, key=lambda q: q["bytes"])
-            p[f"{codec}_smallest_bytes"], p[f"{codec}_smallest_psnr"] = smallest["bytes"], smallest["psnr"]
-        levels.append(p)
-    return {"learned": levels, **baselines}
-
-
-def _fmt(v: float | None, spec: str, missing: str) -> str:
-    return missing if v is None else format(v, spec)
-
-
-def markdown(report: dict[str, Any]) -> str:
-    """The table a README shows: each level beside JPEG and WebP at the same bytes."""
-    lines = [
-        f"Held-out images: {report['val_images']} of {report['image_shape']}; bytes per image are whole payloads "
-        "and files (headers included); PSNR is the mean per-image PSNR on 8-bit pixels.",
-        "",
-        "| level | wire id | bytes | bpp | PSNR dB | JPEG dB at equal bytes | WebP dB at equal bytes "
-        "| JPEG bytes for equal PSNR | WebP bytes for equal PSNR |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for p in report["results"]["learned"]:
-        cells = []
-        for codec in ("jpeg", "webp"):
-            below = f"n/a (its smallest: {p[f'{codec}_smallest_bytes']:.0f} B)"
-            cells.append(_fmt(p[f"{codec}_psnr_at_bytes"], ".2f", below))
-        for codec in ("jpeg", "webp"):
-            floor = p[f"{codec}_smallest_psnr"]
-            missing = f"n/a (its smallest file: {floor:.1f} dB)" if p["psnr"] < floor else "out of reach"
-            cells.append(_fmt(p[f"{codec}_bytes_at_psnr"], ".0f", missing))
-        lines.append(
-            f"| {p['model']} | {p['wire_id']} | {p['bytes']:.1f} | {p['bpp']:.3f} | {p['psnr']:.2f} | "
-            + " | ".join(cells)
-            + " |"
-        )
-    lines += ["", "JPEG (Pillow, optimize) and WebP (method 6) sweeps on the same images:", ""]
-    lines += ["| codec | quality | bytes | PSNR dB |", "|---|---:|---:|---:|"]
-    for codec in ("jpeg", "webp"):
-        lines += [
-            f"| {codec} | {q['quality']} | {q['bytes']:.1f} | {q['psnr']:.2f} |" for q in report["results"][codec]
-        ]
-    lines += ["", f"Command: `{report['command']}`", f"Wall time: {report['wall_seconds'] / 60:.1f} min"]
-    return "\n".join(lines) + "\n"
-
-
-def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for codec, style in (("learned", "o-"), ("jpeg", ".--"), ("webp", ".--")):
-        pts = sorted(report["results"][codec], key=lambda p: p["bytes"])
-        label = f"{report['name']} (learned)" if codec == "learned" else {"jpeg": "JPEG", "webp": "WebP"}[codec]
-        ax.plot([p["bytes"] for p in pts], [p["psnr"] for p in pts], style, label=label)
-    ax.set_xscale("log")
-    ax.set_xlabel("bytes per image (headers included)")
-    ax.set_ylabel("PSNR (dB)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title(f"{report['name']}: {report['val_images']} held-out images")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    write_bytes(path, buf.getvalue())
-
-
-def write_report(report: dict[str, Any], folder: Path, stem: str) -> list[Path]:
-    """``stem``-rd.json, .md and .png in ``folder``, each written atomically."""
-    paths = [folder / f"{stem}-rd.json", folder / f"{stem}-rd.md", folder / f"{stem}-rd.png"]
-    write_json(paths[0], report)
-    write_text(paths[1], markdown(report))
-    plot(report, paths[2])
-    return paths
 
 
 def train_codec(
