@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from aecodec_service.core.config import Settings
+from aecodec_service.runtime.graphs import tile_geometry
 from aecodec_service.runtime.pipeline import Pipeline
 from aecodec_service.runtime.sessions import load_model
-from aecodec_service.runtime.tiling import measure_reach, run_tiled, spans
+from aecodec_service.runtime.tiling import measure_reach, needs_tiles, run_tiled, spans
 from aecodec_wire import payload as wire
 from aecodec_wire.v1 import payload_pb2 as pb
 
@@ -58,7 +59,10 @@ def test_measured_reach_is_the_receptive_field() -> None:
     assert measure_reach(lambda a: box(box(a, 9)[0], 9), 1, 1, 1.0, max_elements=12) == 5  # no larger: capped
 
 
-@pytest.mark.parametrize("name", ["cifar-conv", "cifar-codec-q1"])
+PHOTO = ([p.name for p in sorted(SHIPPED.glob("photo-codec-*"))] or ["photo-codec-q1"])[0]  # a hyperprior codec
+
+
+@pytest.mark.parametrize("name", ["cifar-conv", "cifar-codec-q1", PHOTO])
 def test_tiled_graphs_equal_whole_image_graphs(name: str) -> None:
     folder = SHIPPED / name
     if not (folder / "manifest.json").is_file():
@@ -68,23 +72,29 @@ def test_tiled_graphs_equal_whole_image_graphs(name: str) -> None:
         rt = load_model(folder, settings, pool)
         whole, tiled = Pipeline(settings, pool), Pipeline(settings, pool)
         whole.tile_px = 1 << 20
-        # small tiles, and no halo but the one measured from the graphs at load: 5x4 encoder tiles for 136x104
+        # small tiles, and no halo but the one measured from the graphs at load (136x104: 5x4 tiles at pad 8)
         tiled.tile_px, tiled.halo_px = 32, 0
+        pad = rt.manifest.input.pad_multiple
+        height, width = max(104, 6 * pad), max(136, 8 * pad)
         rng = np.random.default_rng(1)
-        yy, xx = np.mgrid[0:104, 0:136] / 40.0
+        yy, xx = np.mgrid[0:height, 0:width] / 40.0
         smooth = np.stack([np.sin(xx + yy), np.cos(2 * xx), np.sin(3 * yy)])
         x = np.clip(0.5 + 0.3 * smooth + rng.normal(0, 0.05, smooth.shape), 0, 1).astype(np.float32)[None]
+        enc = tile_geometry(rt, "encoder", tiled.tile_px, tiled.halo_px)
+        assert enc is not None and needs_tiles(x, *enc)  # not a vacuous comparison
 
-        async def both(graph: str, inp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            a = (await whole.run_graph(rt, graph, [inp]))[0][0]
-            b = (await tiled.run_graph(rt, graph, [inp]))[0][0]
-            return a, b
+        async def both(graph: str, inp: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+            return (await whole.run_graph(rt, graph, [inp]))[0], (await tiled.run_graph(rt, graph, [inp]))[0]
 
-        lat_whole, lat_tiled = asyncio.run(both("encoder", x))
-        assert lat_tiled.shape == lat_whole.shape
-        np.testing.assert_allclose(lat_tiled, lat_whole, rtol=1e-4, atol=1e-4 * np.abs(lat_whole).max())
-        img_whole, img_tiled = asyncio.run(both("decoder", lat_whole))
-        np.testing.assert_allclose(img_tiled, img_whole, rtol=1e-4, atol=1e-4)
+        outs_whole, outs_tiled = asyncio.run(both("encoder", x))
+        for a, b in zip(outs_whole, outs_tiled, strict=True):  # the latent, and a hyperprior's side latent
+            assert b.shape == a.shape
+            np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4 * np.abs(a).max())
+        lat = outs_whole[0]
+        dec = tile_geometry(rt, "decoder", tiled.tile_px, tiled.halo_px)
+        assert dec is not None and needs_tiles(lat, *dec)
+        img_whole, img_tiled = asyncio.run(both("decoder", lat))
+        np.testing.assert_allclose(img_tiled[0], img_whole[0], rtol=1e-4, atol=1e-4)
         rt.close()
 
 
