@@ -178,7 +178,6 @@ def train_codec(
         "budget_minutes": minutes,
         "results": results,
     }
-    report["wall_seconds"] = round(time.monotonic() - start, 1)
     for folder in folders:
         publish_copy(folder, publish / folder.name)
     report["wall_seconds"] = round(time.monotonic() - start, 1)
