@@ -1,21 +1,36 @@
-"""The photo codec's export and wire codec: an exported (untrained, small) hyperprior model round-trips
-through real ONNX graphs and real payload bytes, its size matches the tables' estimate, and damage is refused."""
+"""The photo codec through the one pipeline: ``aecodec-train train hyperprior-codec --dataset photos`` on a few
+synthetic photographs, ``aecodec-train export`` (three checked graphs, float16 weights, Gaussian tables), real
+payload bytes through the exported graphs, resumable runs, and runs of the earlier photo loop as ``--init``."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
+import onnx
 import pytest
 import torch
-from aecodec_training.checkpoint import save_checkpoint
-from aecodec_training.codec.hyperprior import HyperpriorCodec, HyperpriorConfig
-from aecodec_training.codec.photo_export import OnnxCodec, export, gaussian_tables
+from aecodec_training import onnx_io
+from aecodec_training.checkpoint import load_checkpoint, save_checkpoint
+from aecodec_training.cli import app
+from aecodec_training.codec.hyperprior import HyperpriorCodec, HyperpriorConfig, gaussian_tables
+from aecodec_training.codec.photo import main as convert_photo_run
+from aecodec_training.config import Objective, TrainConfig
+from aecodec_training.datasets import load_dataset
+from aecodec_training.datasets.photos import EPOCH_CROPS, PATCH
+from aecodec_training.psnr import psnr_per_image
+from aecodec_training.realpath import round_trip, side_models
+from aecodec_training.trainer import Trainer, make_model
+from aecodec_wire import unpack_any
+from aecodec_wire.codec_factory import codec_for
 from aecodec_wire.errors import CorruptPayload
-from aecodec_wire.payload import unpack_compact
+from aecodec_wire.manifest import load
 from PIL import Image
+from typer.testing import CliRunner
 
-CONFIG = HyperpriorConfig(hidden=16, latent=24, side=8)
+SMALL = ["--hidden", "16", "--latent", "24"]
+CONFIG = HyperpriorConfig(hidden=16, latent=24)
 
 
 def _photo(h: int, w: int, seed: int) -> np.ndarray:
@@ -26,50 +41,156 @@ def _photo(h: int, w: int, seed: int) -> np.ndarray:
     return np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
 
 
+def _train(photos: Path, run: Path, *extra: str) -> str:
+    argv = ["train", "hyperprior-codec", "--dataset", "photos", "--data-dir", str(photos), "--out", str(run)]
+    res = CliRunner().invoke(app, [*argv, "--threads", "1", "--device", "cpu", "--no-progress", *SMALL, *extra])
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("hp")
-    photos = root / "photos"
-    photos.mkdir()
-    for i, (h, w) in enumerate([(200, 300), (256, 256), (130, 190)]):
-        Image.fromarray(_photo(h, w, i)).save(photos / f"p{i}.png")
-    Image.fromarray(_photo(150, 170, 9)).save(photos / "kite.png")  # a name of the validation split
-    torch.manual_seed(0)
-    model = HyperpriorCodec(CONFIG)
-    run = root / "run"
-    save_checkpoint(
-        run,
-        {"config": CONFIG.as_dict(), "model": model.state_dict(), "step": 0, "elapsed_s": 0.0, "lam": 0.01}
-        | {"command": "test"},
-    )
-    folder = root / "models" / "photo-test"
-    export(run, folder, "photo-test", 29, photos)
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for i, (h, w) in enumerate([(200, 300), (256, 256), (150, 190)]):
+        Image.fromarray(_photo(h, w, i)).save(folder / f"p{i}.png")
+    for i, name in enumerate(["kite.png", "ladybird.png"]):  # names of the fixed validation split
+        Image.fromarray(_photo(200, 260, 10 + i)).save(folder / name)
     return folder
 
 
-def test_round_trip_any_size_is_deterministic_and_sized_by_its_tables(exported: Path) -> None:
-    codec = OnnxCodec(exported)
-    img = _photo(77, 131, 5)  # not a multiple of 64: padded, then cropped back
-    data = codec.encode(img)
-    assert data == codec.encode(img)
-    out = codec.decode(data)
-    assert out.shape == img.shape
-    code = unpack_compact(data)
-    assert (code.width, code.height) == (131, 77) and not code.latent_shape  # implied by the size
-    h, w = 128 // 16, 192 // 16
-    padded = np.pad(img, ((0, 128 - 77), (0, 192 - 131), (0, 0)), mode="edge").transpose(2, 0, 1)[None]
-    y, z = codec.sessions["encoder.onnx"].run(None, {"image": (padded / 255).astype(np.float32)})
-    assert y.shape == (1, CONFIG.latent, h, w) and z.shape == (1, CONFIG.side, h // 4, w // 4)
-    est = codec.codec.estimated_bits({"latent": y, "side": z})[0] / 8
-    assert est <= len(code.data) <= est * 1.02 + 8  # the range coder's overhead is a few bytes
+@pytest.fixture(scope="module")
+def run(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("run")
+    _train(photos, folder, "--epochs", "1", "--lam", "0.01")
+    return folder
 
 
-def test_decoding_needs_the_exact_bytes(exported: Path) -> None:
-    codec = OnnxCodec(exported)
-    data = bytearray(codec.encode(_photo(64, 64, 3)))
+@pytest.fixture(scope="module")
+def exported(run: Path) -> tuple[Path, list[str]]:
+    """The run exported by the CLI; the files onnx.checker saw."""
+    checked: list[str] = []
+    real = onnx.checker.check_model
+
+    def spy(model: onnx.ModelProto, full_check: bool = False) -> None:
+        checked.append(model.graph.output[0].name)
+        real(model, full_check=full_check)
+
+    folder = run.parent / "models" / "photo-test"
+    with mock.patch.object(onnx_io.onnx.checker, "check_model", spy):
+        res = CliRunner().invoke(app, ["export", str(run), str(folder), "--wire-id", "29"])
+    assert res.exit_code == 0, res.output
+    return folder, checked
+
+
+def test_photo_dataset_draws_fresh_crops_per_epoch_and_holds_out_the_validation_photos(photos: Path) -> None:
+    data = load_dataset("photos", photos)
+    assert data.train_x.shape == (EPOCH_CROPS, 3, PATCH, PATCH) and data.train_x.dtype == np.uint8
+    assert data.test_x.shape == (2, 3, 192, 256)  # the centres of kite.png and ladybird.png, multiples of 64
+    again = data.epoch_crops(0, 0)  # type: ignore[attr-defined]
+    assert np.array_equal(again, data.train_x)  # seeded by epoch: a resumed run sees the same crops
+    assert not np.array_equal(data.epoch_crops(0, 1), again)  # type: ignore[attr-defined]
+    sides = {img.shape[:2] for img in data.pyramid}  # type: ignore[attr-defined]
+    assert (150, 225) in sides and (192, 192) in sides  # 0.75-scale copies; 0.5 ones only if 128+ remain
+    assert "kite.png" in data.md5 and data.name == "photos"
+
+
+def test_trains_and_resumes_through_the_one_trainer(photos: Path, run: Path, tmp_path: Path) -> None:
+    state = load_checkpoint(run)
+    assert state is not None and state["model_name"] == "hyperprior-codec" and state["epoch"] == 1
+    assert state["train_config"]["objective"]["lam"] == 0.01 and state["train_config"]["batch_size"] == 8
+    first = state["history"][0]
+    assert first["psnr_db"] > 8 and first["est_bytes"] > 0
+    resumed = tmp_path / "resumed"
+    save_checkpoint(resumed, state)
+    out = _train(photos, resumed, "--epochs", "2", "--lam", "0.01")
+    assert "resuming" in out
+    after = load_checkpoint(resumed)
+    assert after is not None and after["epoch"] == 2 and len(after["history"]) == 2
+
+
+def test_export_checks_three_graphs_stores_half_weights_and_seals_the_wire_fields(
+    exported: tuple[Path, list[str]],
+) -> None:
+    folder, checked = exported
+    assert sorted(checked) == ["image", "latent", "params"]  # onnx.checker on encoder, hyper decoder, decoder
+    manifest = load(folder)
+    assert manifest.kind == "codec" and manifest.wire_id == 29 and manifest.latent_stride == 16
+    assert manifest.side_channels == 64 and manifest.gaussian is not None and manifest.prior is not None
+    assert manifest.input.pad_multiple == 64 and manifest.input.height is None
+    assert manifest.architecture == "hyperprior-mean-scale-gdn-n16-m24-z64-subpixel"
+    assert manifest.training.epochs == 1 and manifest.training.seconds > 0
+    assert {"psnr_db", "bytes", "bpp"} <= set(manifest.metrics)
+    graph = onnx.load(str(folder / "decoder.onnx")).graph
+    halves = [i for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT16]
+    assert halves and sum(np.prod(i.dims) for i in halves) > 0.9 * sum(np.prod(i.dims) for i in graph.initializer)
+
+
+def test_exported_graphs_round_trip_real_payloads(exported: tuple[Path, list[str]]) -> None:
+    folder, _ = exported
+    manifest = load(folder)
+    pixels = _photo(128, 192, 5).transpose(2, 0, 1)[None]
+    rt = round_trip(folder, manifest, pixels)
+    assert rt.decoded.shape == pixels.shape
+    assert rt.psnr_db[0] == pytest.approx(psnr_per_image(pixels, rt.decoded)[0]) and rt.psnr_db[0] > 8
+    est = rt.estimated_bits[0] / 8
+    assert est <= rt.latent_bytes[0] <= est * 1.02 + 8  # the range coder's overhead is a few bytes
+    again = round_trip(folder, manifest, pixels)
+    assert np.array_equal(again.decoded, rt.decoded) and again.payload_bytes[0] == rt.payload_bytes[0]
+
+
+def test_decoding_needs_the_exact_bytes(exported: tuple[Path, list[str]]) -> None:
+    folder, _ = exported
+    manifest = load(folder)
+    codec = codec_for(manifest, side_models(folder))
+    y = np.random.default_rng(0).normal(0, 3, (1, CONFIG.latent, 4, 4)).astype(np.float32)
+    z = np.zeros((1, CONFIG.side, 1, 1), np.float32)
+    data = bytearray(codec.encode({"latent": y, "side": z}, [(64, 64)], ["RGB"])[0])
     data[len(data) // 2] ^= 0x10
     with pytest.raises(CorruptPayload, match="checksum"):
-        codec.decode(bytes(data))
+        codec.decode(unpack_any(bytes(data)))
+
+
+def _old_run(folder: Path) -> dict:
+    """A checkpoint as the earlier stand-alone photo loop wrote it."""
+    torch.manual_seed(3)
+    model = HyperpriorCodec(CONFIG)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-4)
+    x = torch.rand(2, 3, 64, 64)
+    model(x)[0].mean().backward()
+    opt.step()
+    state = {"config": CONFIG.as_dict(), "model": model.state_dict(), "optimizer": opt.state_dict()}
+    state |= {"rng": None, "step": 130, "elapsed_s": 42.0, "lam": 0.0067, "command": "python -m old"}
+    state |= {"val": {"psnr_db": 20.0, "bpp": 0.5}, "val_names": ["kite.png"], "data_md5": {"kite.png": "x"}}
+    save_checkpoint(folder, state)
+    return state
+
+
+def test_init_from_an_earlier_photo_run_and_resume_its_conversion(photos: Path, tmp_path: Path) -> None:
+    old = _old_run(tmp_path / "old")
+    cfg = TrainConfig(model="hyperprior-codec", dataset="photos", data_dir=str(photos), init=str(tmp_path / "old"))
+    model, init = make_model(cfg)
+    assert init is not None and init["seconds"] == 42.0
+    for key, value in old["model"].items():  # g_a, g_s, h_a, h_s, z_prior: the same names and weights
+        assert torch.equal(model.state_dict()[key], value), key
+    new = tmp_path / "new"
+    convert_photo_run([str(tmp_path / "old"), str(new), "--data-dir", str(photos)])
+    trainer = Trainer(
+        TrainConfig(
+            model="hyperprior-codec",
+            dataset="photos",
+            data_dir=str(photos),
+            out=str(new),
+            options={"hidden": 16, "latent": 24},  # the same architecture flags, as on every resume
+            objective=Objective(lam=0.0067),
+            progress=False,
+        ),
+        log=lambda _msg: None,
+    )
+    assert trainer.epoch == 130 // 60 and trainer.seconds == 42.0
+    moments = trainer.optimizer.state_dict()["state"][0]["exp_avg"]
+    assert torch.equal(moments, old["optimizer"]["state"][0]["exp_avg"])
+    with pytest.raises(SystemExit, match="new folder"):
+        convert_photo_run([str(tmp_path / "old"), str(tmp_path / "old")])
 
 
 def test_gaussian_tables_cover_their_scale() -> None:

@@ -22,6 +22,7 @@ KINDS = {
     "mlp-vae": "vae",
     "conv-vae": "vae",
     "rd-codec": "codec",
+    "hyperprior-codec": "codec",
 }
 
 PARAMS = {
@@ -35,13 +36,15 @@ PARAMS = {
 def test_shapes(name: str) -> None:
     model = build_model(name).eval()
     c, h, w = model.image_shape
-    x = torch.rand(3, c, h or 32, w or 24)
+    k = max(1, model.pad_multiple // 8)  # any size: a size the model codes without padding
+    x = torch.rand(3, c, h or 32 * k, w or 24 * k)
     lo, hi = model.input_range
     x = lo + (hi - lo) * x
     with torch.no_grad():
         z = model.encode(x)
-    # an any-size model's latent follows the image at 1/pad_multiple of each side
-    sizes = (0, (h or 32) // model.pad_multiple, (w or 24) // model.pad_multiple)[: len(model.latent_shape)]
+    # an any-size model's latent follows the image at 1/latent_stride (else 1/pad_multiple) of each side
+    stride = getattr(model, "latent_stride", model.pad_multiple)
+    sizes = (0, (h or 32 * k) // stride, (w or 24 * k) // stride)[: len(model.latent_shape)]
     expected = [d if d is not None else s for d, s in zip(model.latent_shape, sizes, strict=True)]
     assert list(z.shape) == [3, *expected]
     with torch.no_grad():

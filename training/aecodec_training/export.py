@@ -60,12 +60,15 @@ def real_path_metrics(folder: Path, manifest: Manifest, test_x: torch.Tensor) ->
     pixels = to_uint8(test_x, manifest.input.range)
     if manifest.kind == "codec":
         rt = round_trip(folder, manifest, pixels)
-        return {
+        figures = {
             "psnr_db": float(rt.psnr_db.mean()),
             "bytes": float(rt.payload_bytes.mean()),
             "latent_bytes": float(rt.latent_bytes.mean()),
             "est_latent_bytes": float(rt.estimated_bits.mean() / 8),
         }
+        if manifest.input.height is None:  # any size: the rate per pixel, as photo codecs are compared
+            figures["bpp"] = figures["bytes"] * 8 / (pixels.shape[2] * pixels.shape[3])
+        return figures
     out: dict[str, float] = {}
     for bits in (8, 4):
         rt = round_trip(folder, manifest, pixels, bits)

@@ -76,8 +76,9 @@ def codec_metrics(model: Autoencoder, x: torch.Tensor, objective: Objective) -> 
         psnr.append(mean_psnr(to_uint8(xb, model.input_range), to_uint8(recon, model.output_range)) * len(xb))
     model.train(was_training)
     m, b = torch.cat(mse), torch.cat(bits)
+    rate = b / (x.shape[-2] * x.shape[-1]) if getattr(model, "rate_per_pixel", False) else b  # as rd_loss
     return {
-        "test_loss": float((objective.lam * PIXEL_SCALE * m + b).mean()),
+        "test_loss": float((objective.lam * PIXEL_SCALE * m + rate).mean()),
         "test_mse": float(m.mean()),
         "psnr_db": float(sum(psnr) / len(x)),
         "est_bytes": float(b.mean() / 8),

@@ -54,6 +54,8 @@ def rd_loss(
             y_hat = model.decoder_input(x)  # type: ignore[operator]
         return F.mse_loss(getattr(model, model.decoder_part)(y_hat), x) * PIXEL_SCALE
     x_hat, bits = net(x, gen)
+    if getattr(model, "rate_per_pixel", False):  # lambda on CompressAI's scale: bits per pixel, any crop size
+        bits = bits / (x.shape[-2] * x.shape[-1])
     mse = (x_hat - x).pow(2).flatten(1).mean(1)
     return (objective.lam * PIXEL_SCALE * mse + bits).mean()
 

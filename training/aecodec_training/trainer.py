@@ -19,8 +19,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from . import distributed as D
 from .checkpoint import METRICS, load_checkpoint, save_checkpoint, write_json
+from .codec.photo import upgrade_photo_checkpoint
 from .config import TrainConfig
-from .datasets import ImageDataset, load_dataset
+from .datasets import ImageDataset, load_dataset, to_float
 from .metrics import evaluate
 from .models import Autoencoder, build_model, recipe
 from .objectives import batch_loss
@@ -65,6 +66,7 @@ def make_model(cfg: TrainConfig, data: ImageDataset | None = None) -> tuple[Auto
         init = load_checkpoint(Path(cfg.init))
         if init is None:
             raise FileNotFoundError(f"--init {cfg.init}: no checkpoint.pt there (train that level first)")
+        init = upgrade_photo_checkpoint(init)  # a run of the earlier photo-codec loop reads as one of these
         if init["model_name"] != cfg.model:
             raise ValueError(f"--init {cfg.init} holds a {init['model_name']} run, not {cfg.model}")
         options = init["model_config"]
@@ -198,7 +200,11 @@ class Trainer:
         perm = torch.randperm(
             len(self.train_x), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + self.epoch)
         )
-        shuffled = self.train_x[D.shard(perm, self.ctx).to(dev)]  # one gather per epoch; batches are views
+        train_x = self.train_x
+        draw = getattr(self.data, "epoch_crops", None)  # datasets that cut fresh random crops every epoch (photos)
+        if callable(draw):
+            train_x = to_float(draw(cfg.seed, self.epoch), dev, *self.model.input_range)
+        shuffled = train_x[D.shard(perm, self.ctx).to(dev)]  # one gather per epoch; batches are views
         gen = torch.Generator(dev).manual_seed(cfg.seed * 7919 + self.epoch)  # noise/flips: same after resume
         loss_sum = torch.zeros((), device=dev)
         seen = 0

@@ -11,7 +11,8 @@ from ..models import Autoencoder, param_count, summarize
 
 def print_summary(console: Console, model: Autoencoder) -> None:
     c, h, w = model.image_shape
-    example = torch.zeros(1, c, h or 32, w or 32)
+    side = max(32, model.pad_multiple)  # an any-size model's example: the smallest size it codes
+    example = torch.zeros(1, c, h or side, w or side)
     table = Table(title=f"Model: {model.name} ({model.kind})", show_lines=False)
     table.add_column("Layer")
     table.add_column("Type")

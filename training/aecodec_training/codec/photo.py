@@ -1,160 +1,92 @@
-"""Training of the photo codec levels: loss = lambda * 255^2 * MSE + bits per pixel, on random photo crops.
+"""Runs of the earlier stand-alone photo-codec loop, read by the one trainer.
 
-    python -m aecodec_training.codec.photo --data-dir PHOTOS --lam 0.0067 --minutes 90 --out RUN
-    python -m aecodec_training.codec.photo --data-dir PHOTOS --lam 0.0018 --init RUN --minutes 30 --out RUN_Q1
+Those runs' checkpoints hold ``config``, ``model`` (a ``HyperpriorCodec`` state dict), ``optimizer``, ``rng``,
+``step``, ``elapsed_s``, ``lam``, ``command``, ``val``, ``val_names`` and ``data_md5``. ``--init OLD_RUN``
+takes such a run directly (its weights); to continue one with its optimiser, steps and seconds, convert it
+into a new run folder and resume that with the one trainer:
 
-Every run is resumable: the checkpoint in RUN (written atomically every few minutes) holds the weights, the
-optimiser, the step, the elapsed time and the crop generator; running the same command again continues it,
-and a larger ``--minutes`` extends it. ``--init`` starts a new level from a trained one (its weights only).
-The lambdas follow CompressAI's MSE levels (0.0018 ... 0.0483 for about 0.1 ... 1 bit per pixel).
+    python -m aecodec_training.codec.photo OLD_RUN NEW_RUN --data-dir PHOTOS
+    aecodec-train train hyperprior-codec --dataset photos --data-dir PHOTOS --out NEW_RUN --lam 0.0067 \\
+        --minutes 600 --threads 1
+
+The old run is only read. Its steps become epochs of ``STEPS_PER_EPOCH`` batches.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import sys
-import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from ..checkpoint import load_checkpoint, save_checkpoint, write_json
-from ..datasets.photos import load_photos, pyramid, random_crops
-from .hyperprior import HyperpriorCodec, HyperpriorConfig
-
-SCALES = (1.0, 0.75, 0.5)  # the training pyramid
-EVAL_SIDE = 512  # validation photos are centre-cropped to at most this side (a multiple of 64)
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..config import Objective, TrainConfig
+from .hyperprior import BATCH, STEPS_PER_EPOCH
 
 
-def centre_crop(img: np.ndarray, side: int = EVAL_SIDE) -> np.ndarray:
-    h, w = img.shape[:2]
-    ch, cw = min(side, h // 64 * 64), min(side, w // 64 * 64)
-    y, x = (h - ch) // 2, (w - cw) // 2
-    return img[y : y + ch, x : x + cw]
-
-
-@torch.no_grad()
-def evaluate(model: HyperpriorCodec, images: list[np.ndarray]) -> dict[str, float]:
-    """Hard-rounded PSNR on 8-bit pixels and estimated bits per pixel, means over the validation photos."""
-    model.eval()
-    psnrs, bpps = [], []
-    for img in images:
-        x = torch.from_numpy(centre_crop(img).transpose(2, 0, 1).copy()).float()[None] / 255
-        x_hat, bits = model.compress_estimate(x)
-        mse = ((torch.round(x_hat * 255) - x * 255) ** 2).mean().clamp_min(1e-10)
-        psnrs.append(float(10 * torch.log10(255.0**2 / mse)))
-        bpps.append(float(bits[0]) / (x.shape[2] * x.shape[3]))
-    model.train()
-    return {"psnr_db": float(np.mean(psnrs)), "bpp": float(np.mean(bpps))}
-
-
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", type=Path, required=True, help="a folder of photographs (PNG/JPEG/WebP)")
-    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoint, log, metrics")
-    p.add_argument("--lam", type=float, required=True, help="rate-distortion trade-off (higher: more bits)")
-    p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget of the whole run")
-    p.add_argument("--init", type=Path, help="start from this run's weights (a trained level)")
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--latent", type=int, default=96)
-    p.add_argument("--side", type=int, default=64)
-    p.add_argument("--patch", type=int, default=128)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--clip", type=float, default=1.0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-every", type=float, default=4.0, help="minutes between checkpoints")
-    return p.parse_args(argv)
-
-
-def train(args: argparse.Namespace) -> dict[str, Any]:
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    photos = load_photos(args.data_dir)
-    images = pyramid(photos.train, SCALES, args.patch)
-    config = HyperpriorConfig(hidden=args.hidden, latent=args.latent, side=args.side)
-    state = load_checkpoint(args.out)
-    init = load_checkpoint(args.init) if args.init and state is None else None
-    if state is not None:
-        config = HyperpriorConfig(**state["config"])
-    elif init is not None:
-        config = HyperpriorConfig(**init["config"])
-    model = HyperpriorCodec(config).to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    rng = np.random.default_rng(args.seed)
-    step, elapsed = 0, 0.0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["rng"]
-        step, elapsed = int(state["step"]), float(state["elapsed_s"])
-    elif init is not None:
-        model.load_state_dict(init["model"])
-    command = "python -m aecodec_training.codec.photo " + shlex.join(sys.argv[1:])
-    log = (args.out / "train.log").open("a")
-    budget = args.minutes * 60
-    t_start, last_save, window = time.monotonic() - elapsed, time.monotonic(), []
-
-    def checkpoint() -> dict[str, float]:
-        metrics = evaluate(model, photos.val)
-        save_checkpoint(
-            args.out,
-            {
-                "config": config.as_dict(),
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "rng": rng.bit_generator.state,
-                "step": step,
-                "elapsed_s": time.monotonic() - t_start,
-                "lam": args.lam,
-                "command": command,
-                "val": metrics,
-                "val_names": photos.val_names,
-                "data_md5": photos.md5,
-            },
-        )
-        write_json(args.out / "metrics.json", {"step": step, "elapsed_s": time.monotonic() - t_start, **metrics})
-        print(json.dumps({"step": step, "val": metrics}), file=log, flush=True)
-        return metrics
-
-    while time.monotonic() - t_start < budget:
-        # the last fifth of the budget at a tenth of the learning rate: the usual late decay, by wall clock
-        lr = args.lr * (0.1 if time.monotonic() - t_start > 0.8 * budget else 1.0)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x = torch.from_numpy(random_crops(images, args.batch, args.patch, rng)).float().div_(255)
-        x = x.contiguous(memory_format=torch.channels_last)
-        x_hat, bits = model(x)
-        mse = torch.mean((x_hat - x) ** 2)
-        bpp = bits.mean() / (args.patch * args.patch)
-        loss = args.lam * 255**2 * mse + bpp
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
-        step += 1
-        window.append((mse.item(), bpp.item()))
-        if step % 50 == 0:
-            m, b = np.mean(window, axis=0)
-            psnr = 10 * np.log10(1 / max(m, 1e-10))
-            t = time.monotonic() - t_start
-            print(f"step {step} t {t / 60:.1f} min lr {lr:.1e} train psnr {psnr:.2f} bpp {b:.3f}", file=log, flush=True)
-            window.clear()
-        if time.monotonic() - last_save > args.save_every * 60:
-            checkpoint()
-            last_save = time.monotonic()
-    return checkpoint()
+def upgrade_photo_checkpoint(
+    state: dict[str, Any], data_dir: str = "", out: str = "", minutes: float = 0.0
+) -> dict[str, Any]:
+    """A checkpoint of the earlier stand-alone photo loop, as the one trainer's checkpoint (same weights,
+    optimiser state, seconds; its steps as epochs of ``STEPS_PER_EPOCH`` batches). Other checkpoints pass."""
+    if "model_name" in state or "config" not in state:
+        return state
+    lam = float(state.get("lam", 0.0067))
+    step, seconds = int(state.get("step", 0)), float(state.get("elapsed_s", 0.0))
+    optimizer = state.get("optimizer")
+    if optimizer is not None:
+        for group in optimizer["param_groups"]:
+            group.update(fused=True, foreach=None)  # the trainer's Adam is the fused one
+    cfg = TrainConfig(
+        model="hyperprior-codec",
+        dataset="photos",
+        data_dir=data_dir,
+        out=out,
+        epochs=1_000_000,
+        batch_size=BATCH,
+        lr=3e-4,
+        objective=Objective(lam=lam),
+        minutes=minutes,
+        clip=1.0,
+        decay_at=0.8,
+        threads=1,
+        command=str(state.get("command", "")),
+    )
+    val = state.get("val") or {}
+    return {
+        "model_name": "hyperprior-codec",
+        "model_config": dict(state["config"]),
+        "model_state": state["model"],
+        "optimizer": optimizer,
+        "epoch": step // STEPS_PER_EPOCH,
+        "seconds": seconds,
+        "decayed": False,
+        "history": [{"epoch": step // STEPS_PER_EPOCH, "seconds": seconds, **val}] if val else [],
+        "train_config": asdict(cfg),
+        "dataset": {"name": "photos", "md5": dict(state.get("data_md5", {}))},
+        "lineage": {"command": "", "epochs": 0, "seconds": 0.0},
+        "torch_version": torch.__version__,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(train(args)))
+    """Convert a run of the earlier photo loop into a run folder the one trainer resumes."""
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("old", type=Path, help="run folder of the earlier loop (read only)")
+    p.add_argument("new", type=Path, help="new run folder (checkpoint.pt written there)")
+    p.add_argument("--data-dir", default="", help="the photo folder the run trains on")
+    p.add_argument("--minutes", type=float, default=0.0, help="wall-clock budget recorded for the run")
+    a = p.parse_args(argv)
+    state = load_checkpoint(a.old)
+    if state is None:
+        raise SystemExit(f"no checkpoint.pt in {a.old}")
+    if a.new.resolve() == a.old.resolve():
+        raise SystemExit("write the converted run into a new folder")
+    new = upgrade_photo_checkpoint(state, a.data_dir, str(a.new), a.minutes)
+    save_checkpoint(a.new, new)
+    print(f"{a.new}: epoch {new['epoch']}, {new['seconds']:.0f} s")
 
 
 if __name__ == "__main__":

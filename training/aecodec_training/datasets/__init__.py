@@ -11,8 +11,9 @@ from .download import ChecksumError, verify_md5
 from .idx import load_idx_dataset
 from .images import load_image_folder
 from .npz import load_npz_dataset
+from .photos import load_photo_dataset
 
-DATASETS = ("mnist", "fashion-mnist", "cifar10", "npz", "images", "auto")
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "npz", "images", "auto", "photos")
 
 __all__ = [
     "DATASETS",
@@ -50,6 +51,8 @@ def load_dataset(
         return load_npz_dataset(data_dir)
     if name == "auto":
         return load_auto(data_dir, size, seed)
+    if name == "photos":
+        return load_photo_dataset(data_dir, seed)
     if name == "images":
         return load_image_folder(data_dir, size=image_size, channels=channels, mode=fit, seed=seed)
     raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
