@@ -7,7 +7,10 @@ manifests record the commands as they were run, with the earlier ``python -m aec
 spelling of the same options.
 
 Wire ids (the byte a compact payload names its model by): the shipped levels use theirs below, 21-29 are
-kept for the photo codec levels, and levels trained by users (``aecodec-train codec``) get ids from 32 up.
+kept for the photo codec levels (``hyperprior-codec``, ids 21-24), and levels trained by users
+(``aecodec-train codec``) get ids from 32 up. A level with ``shipped=False`` is a recipe whose model is not
+in models/ yet (the photo levels train for many hours, over several sessions); tests of the shipped models
+do not expect it.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from typing import Any
 
 PHOTO_WIRE_IDS = range(21, 30)
 USER_WIRE_IDS = range(32, 256)
-DATA_DIRS = {"mnist": "data/mnist", "cifar10": "data/cifar-10"}
+DATA_DIRS = {"mnist": "data/mnist", "cifar10": "data/cifar-10", "photos": "data/photos"}
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One ``aecodec-train train rd-codec`` run."""
+    """One ``aecodec-train train MODEL`` run (``rd-codec`` or ``hyperprior-codec``, the level's model)."""
 
     run: str  # run folder under runs/
     lam: float
@@ -61,6 +64,8 @@ class Level:
     wire_id: int
     dataset: str
     stages: tuple[Stage, ...]
+    model: str = "rd-codec"  # the registered model every stage trains
+    shipped: bool = True  # False: the recipe is here, the model folder is not (yet) in models/
 
     @property
     def lam(self) -> float:
@@ -76,6 +81,16 @@ _MNIST = {"hidden": 32, "latent": 16, "positional": True}
 _CIFAR = {"hidden": 48, "latent": 24, "size": "any"}
 _CIFAR_AUG = {"flip": True, "shift": 4}
 _Q2 = Stage("mnist-codec-q2", lam=3, minutes=35, lr=2e-3, batch_size=32, architecture=_MNIST)
+# the photo codec: lambda per pixel (CompressAI's MSE levels); q2 is the base, the others start from its weights
+_PHOTO_Q2 = Stage("photo-codec-q2", lam=0.0067, minutes=600, lr=3e-4, batch_size=8)
+
+
+def _photo(name: str, wire_id: int, lam: float) -> Level:
+    stages = (_PHOTO_Q2,)
+    if name != _PHOTO_Q2.run:
+        stages += (Stage(name, lam=lam, minutes=120, lr=1e-4, batch_size=8, init=_PHOTO_Q2.run),)
+    return Level(name, wire_id, "photos", stages, model="hyperprior-codec", shipped=False)
+
 
 LEVELS: dict[str, Level] = {
     level.name: level
@@ -136,10 +151,14 @@ LEVELS: dict[str, Level] = {
                 ),
             ),
         ),
+        _photo("photo-codec-q1", 21, 0.0018),
+        _photo("photo-codec-q2", 22, 0.0067),
+        _photo("photo-codec-q3", 23, 0.025),
+        _photo("photo-codec-q4", 24, 0.0483),
     )
 }
 
-SHIPPED_WIRE_IDS = frozenset(level.wire_id for level in LEVELS.values())
+SHIPPED_WIRE_IDS = frozenset(level.wire_id for level in LEVELS.values() if level.shipped)
 
 
 def commands(level: Level, data_dir: str | None = None) -> list[str]:
@@ -147,7 +166,7 @@ def commands(level: Level, data_dir: str | None = None) -> list[str]:
     data = data_dir or DATA_DIRS[level.dataset]
     lines = []
     for stage in level.stages:
-        argv = ["aecodec-train", "train", "rd-codec", "--dataset", level.dataset, "--data-dir", data]
+        argv = ["aecodec-train", "train", level.model, "--dataset", level.dataset, "--data-dir", data]
         lines.append(shlex.join([*argv, "--out", f"runs/{stage.run}", *stage.flags()]))
     last = level.stages[-1].run
     export = ["aecodec-train", "export", f"runs/{last}", f"models/{level.name}", "--wire-id", str(level.wire_id)]

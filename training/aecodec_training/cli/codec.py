@@ -56,10 +56,13 @@ def codec(
 
 @app.command()
 def zoo() -> None:
-    """The shipped codec quality levels: lambda, wire id and the exact commands that reproduce each."""
+    """The codec quality levels: lambda, wire id and the exact commands that reproduce each."""
     from ..zoo import LEVELS, commands
 
     for level in LEVELS.values():
-        console.print(f"[bold]{level.name}[/bold]  wire id {level.wire_id}  lambda {level.lam:g}  {level.dataset}")
+        shipped = "" if level.shipped else "  (not shipped yet)"
+        console.print(
+            f"[bold]{level.name}[/bold]  wire id {level.wire_id}  lambda {level.lam:g}  {level.dataset}{shipped}"
+        )
         for line in commands(level):
             console.print(f"  {line}", soft_wrap=True, highlight=False)
