@@ -6,8 +6,9 @@ The learned levels go through the real service: a uvicorn server on a loopback p
 folder holding just these levels (or ``--url`` of a running one), ``POST /encode`` of the PNG, ``POST /decode``
 of the payload; bits per pixel count the whole payload. JPEG (Pillow, optimize), WebP (method 6) and AVIF
 (pillow-avif-plugin, speed 6) are swept over their quality settings on the same full-size photographs. PSNR
-is RGB PSNR on 8-bit pixels; every figure is the mean over the photographs. Also times encode + decode of a
-768x512 crop through the service. Writes results/photo_codec/{results.json,results.md,rd.png}.
+is RGB PSNR on 8-bit pixels (``aecodec_training.psnr``, the project's one PSNR); every figure is the mean over
+the photographs. Also times encode + decode of a 768x512 crop through the service. Writes
+results/photo_codec/{results.json,results.md,rd.png}.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from aecodec_training.datasets.photos import load_photos
+from aecodec_training.psnr import psnr_per_image
 from PIL import Image
 
 try:
@@ -43,8 +45,8 @@ OUT = Path("results/photo_codec")
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0**2 / max(mse, 1e-10))
+    """RGB PSNR of one decoded image, by the project's one PSNR (``aecodec_training.psnr``)."""
+    return float(psnr_per_image(a[None], b[None])[0])
 
 
 def classical(images: list[np.ndarray], fmt: str, quality: int) -> tuple[float, float]:
