@@ -23,10 +23,10 @@ Opt = typer.Option
 @app.command()
 def train(
     model: Annotated[
-        str, typer.Argument(help="registered model: mlp-reference, mlp-denoise, conv-cifar, rd-codec ...")
+        str, typer.Argument(help="registered model: mlp-reference, conv-cifar, rd-codec, hyperprior-codec ...")
     ],
     dataset: Annotated[
-        str | None, Opt(help="mnist | fashion-mnist | cifar10 | npz | images (default: the model's)")
+        str | None, Opt(help="mnist | fashion-mnist | cifar10 | npz | images | auto | photos (default: the model's)")
     ] = None,
     data_dir: Annotated[Path | None, Opt(help="folder holding the dataset files (default data/<dataset>)")] = None,
     out: Annotated[
