@@ -187,6 +187,7 @@ def test_init_from_an_earlier_photo_run_and_resume_its_conversion(photos: Path, 
         log=lambda _msg: None,
     )
     assert trainer.epoch == 130 // 60 and trainer.seconds == 42.0
+    assert trainer.lineage["command"].startswith("python -m old && python -m aecodec_training.codec.photo ")
     moments = trainer.optimizer.state_dict()["state"][0]["exp_avg"]
     assert torch.equal(moments, old["optimizer"]["state"][0]["exp_avg"])
     with pytest.raises(SystemExit, match="new folder"):

@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     if a.new.resolve() == a.old.resolve():
         raise SystemExit("write the converted run into a new folder")
     new = upgrade_photo_checkpoint(state, a.data_dir, str(a.new), a.minutes)
+    # the manifest's command chain: the earlier loop's command, this conversion, then the resuming command
+    done = f"{new['train_config']['command']} && python -m aecodec_training.codec.photo {a.old} {a.new}"
+    new["lineage"] = {"command": done, "epochs": 0, "seconds": 0.0}  # epoch and seconds already count them
     save_checkpoint(a.new, new)
     print(f"{a.new}: epoch {new['epoch']}, {new['seconds']:.0f} s")
 
