@@ -86,7 +86,7 @@ _PHOTO_Q2 = Stage("photo-codec-q2", lam=0.0067, minutes=600, lr=3e-4, batch_size
 
 
 def _photo(name: str, wire_id: int, lam: float) -> Level:
-    stages = (_PHOTO_Q2,)
+    stages: tuple[Stage, ...] = (_PHOTO_Q2,)
     if name != _PHOTO_Q2.run:
         stages += (Stage(name, lam=lam, minutes=120, lr=1e-4, batch_size=8, init=_PHOTO_Q2.run),)
     return Level(name, wire_id, "photos", stages, model="hyperprior-codec", shipped=False)
