@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import time
 from pathlib import Path
 
@@ -54,44 +55,45 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=NLL_SEED, help="binarization and sampling seed")
     ap.add_argument("--mnist", type=Path, default=MNIST, help="folder with the MNIST IDX files")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--append", action="store_true", help="keep the rows already in --out's JSON (other names)")
     ap.add_argument("--out", type=Path, default=REPO / "results" / "benchmarks" / "vae_nll.md")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     test_x = load_dataset("mnist", args.mnist).tensors(torch.device("cpu"), 0.0, 1.0)[1]
     rows = []
+    raw = args.out.with_suffix(".json")
+    if args.append and raw.is_file():
+        names = {spec.rpartition("=")[0] for spec in args.model}
+        rows = [r for r in json.loads(raw.read_text()) if r["name"] not in names]
     for spec in args.model:
-        name, _, path = spec.partition("=")
+        name, _, path = spec.rpartition("=")
         model, how = load_model(Path(path))
         start = time.perf_counter()
         r = evaluate_nll(model, test_x, k=args.k, images=args.images or None, seed=args.seed)
         wall = time.perf_counter() - start
-        rows.append({"name": name, "path": path, "loaded": how, **r.as_dict(), "wall_s": round(wall, 1)})
+        command = f"python benchmarks/vae_nll.py --model {shlex.quote(spec)} --k {args.k} --images {args.images} "
+        command += f"--seed {args.seed} --threads {args.threads}"
+        row = {"name": name, "path": path, "loaded": how, **r.as_dict(), "wall_s": round(wall, 1)}
+        rows.append(row | {"threads": args.threads, "command": command})
         print(f"{name}: NLL {r.nll_nats:.2f}  ELBO {r.elbo_nats:.2f}  ({r.images} digits, k={r.k}, {wall:.0f}s)")
     lines = [
-        f"# Test NLL on binarized MNIST (k = {args.k}, seed {args.seed})",
+        "# Test NLL on binarized MNIST",
         "",
-        "Measured: the first {} MNIST test digits, dynamically binarized (each pixel a Bernoulli draw with its "
-        "intensity, seed {}); NLL = -log (1/k) sum p(x|z) p(z) / q(z|x), z ~ q(z|x).".format(
-            rows[0]["images"], args.seed
-        ),
+        "Measured: the first N MNIST test digits (N = digits), dynamically binarized (each pixel a Bernoulli draw "
+        "with its intensity, fixed seed); NLL = -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q(z|x).",
         "Published rows use a statically binarized MNIST (one fixed draw), so they compare closely, not exactly.",
         "",
-        "| model | test NLL (nats) | ELBO (nats) | digits | k | wall (s) |",
-        "|---|---|---|---|---|---|",
+        "| model | test NLL (nats) | ELBO (nats) | digits | k | seed | wall (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['name']} (measured; {r['loaded']}) | {r['nll_nats']:.2f} | {r['elbo_nats']:.2f} | {r['images']} | "
-        f"{r['k']} | {r['wall_s']:.0f} |"
+        f"{r['k']} | {r['seed']} | {r['wall_s']:.0f} |"
         for r in rows
     ]
-    lines += [f"| {name} (published) | {nll:.2f} | | | | |" for name, nll in PUBLISHED]
-    lines += [
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, {args.threads} thread(s), torch "
-        f"{torch.__version__}. Command: `python benchmarks/vae_nll.py "
-        + " ".join(f"--model {m}" for m in args.model)
-        + f" --k {args.k} --images {args.images} --seed {args.seed}`",
-    ]
+    lines += [f"| {name} (published) | {nll:.2f} | | | | | |" for name, nll in PUBLISHED]
+    lines += ["", f"Machine: {platform.machine()}, torch {torch.__version__}; wall times on a shared 2-core CPU.", ""]
+    lines += [f"- `{r['command']}`" for r in rows]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
