@@ -182,7 +182,9 @@ class Manifest(_Strict):
 def _unset_optional(manifest: Manifest) -> set[str]:
     """Optional codec-only fields left at None: omitted from the hash and the file, so adding them
     changed no existing model's version."""
-    return {k for k in ("prior", "wire_id", "gaussian", "side_channels", "latent_stride") if getattr(manifest, k) is None}
+    return {
+        k for k in ("prior", "wire_id", "gaussian", "side_channels", "latent_stride") if getattr(manifest, k) is None
+    }
 
 
 def content_hash(folder: Path, manifest: Manifest) -> str:
