@@ -63,19 +63,9 @@ ModelName = Annotated[str | None, Query(description="model name (GET /models); o
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
 
-def default_encode_model(registry: ModelRegistry, settings: Settings, image: bytes) -> str | None:
-    """/encode's model when ``?model=`` is omitted, from the (first) image's header alone.
-
-    A 28x28 grey image (a digit) goes to ``default_model``; anything else to ``default_photo_model`` if it is
-    served, else to the first served any-size codec, else to ``default_model``.
-    """
-    try:
-        with Image.open(io.BytesIO(image)) as img:  # reads the header only
-            digit = img.size == (28, 28) and img.mode in _GREY_MODES
-    except Exception:  # not an image: the chosen model's image decoding says what is wrong
-        digit = False
-    if digit:
-        return settings.default_model
+def default_photo_model(registry: ModelRegistry, settings: Settings) -> str | None:
+    """/encode's model for an image that is not a digit: ``default_photo_model`` if served, else the first
+    served any-size codec (by name), else ``default_model``."""
     if settings.default_photo_model and registry.get(settings.default_photo_model) is not None:
         return settings.default_photo_model
     for name in sorted(registry.models):
@@ -83,6 +73,17 @@ def default_encode_model(registry: ModelRegistry, settings: Settings, image: byt
         if m.kind == "codec" and not m.input.fixed_size:
             return name
     return settings.default_model
+
+
+def default_encode_model(registry: ModelRegistry, settings: Settings, image: bytes) -> str | None:
+    """/encode's model when ``?model=`` is omitted, from the (first) image's header alone: a 28x28 grey
+    image (a digit) goes to ``default_model``, anything else to ``default_photo_model``."""
+    try:
+        with Image.open(io.BytesIO(image)) as img:  # reads the header only
+            digit = img.size == (28, 28) and img.mode in _GREY_MODES
+    except Exception:  # not an image: the chosen model's image decoding says what is wrong
+        digit = False
+    return settings.default_model if digit else default_photo_model(registry, settings)
 
 
 def resolve_model(request: Request, registry: ModelRegistry, name: str | None, endpoint: str) -> ModelRuntime:

@@ -17,6 +17,7 @@ from ..deps import (
     MODEL_PARAM,
     RESIZE_PARAM,
     default_encode_model,
+    default_photo_model,
     openapi_param,
     query_bool,
     query_int,
@@ -63,11 +64,14 @@ async def encode(request: Request) -> Response:
     bits = query_int(request, "bits", DEFAULT_BITS, MIN_BITS, MAX_BITS)
     resize = query_bool(request, "resize")
     answer = negotiate(request.headers.get("accept"), [PROTOBUF, "application/json", "application/octet-stream"])
-    if model is None:  # the default depends on the image: read it first
+    if model is None:  # the default depends on the image, so every model it could pick must have room now
+        for name in {svc.settings.default_model, default_photo_model(svc.registry, svc.settings)}:
+            candidate = svc.registry.get(name) if name else None
+            if candidate is not None:
+                svc.pipeline.admit(candidate)
         items = await read_images(request, svc.settings.max_batch_items)
-        rt = resolve_model(
-            request, svc.registry, default_encode_model(svc.registry, svc.settings, items.blobs[0]), "encode"
-        )
+        chosen = default_encode_model(svc.registry, svc.settings, items.blobs[0])
+        rt = resolve_model(request, svc.registry, chosen, "encode")
         svc.pipeline.admit(rt)
     else:
         rt = resolve_model(request, svc.registry, model, "encode")
