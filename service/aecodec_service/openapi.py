@@ -75,6 +75,7 @@ ENCODE_JSON = obj(
     latent_shape="array",
     latent="array",
 )
+ENCODE_JSON["properties"]["bits"] = {"type": ["integer", "null"]}  # null: a codec model's rate is fixed
 DECODE_JSON = obj(model="string", version="string", width="integer", height="integer", mode="string", image="string")
 
 

@@ -164,3 +164,13 @@ def test_header_out_of_bounds_is_refused_before_any_work(
         assert r.headers["content-type"].startswith("application/problem+json")
         assert words in r.json()["detail"], r.json()["detail"]
         assert c.get("/healthz").status_code == 200
+
+
+def test_a_codec_model_reports_no_bit_depth_in_json(
+    shipped_server: Running, digits: tuple[np.ndarray, np.ndarray]
+) -> None:
+    need("mnist-codec-q1")
+    x, _ = digits
+    with shipped_server.client() as c:
+        doc = c.post("/encode?model=mnist-codec-q1", content=png(x[0]), headers=IMG | {"Accept": "application/json"})
+    assert doc.status_code == 200 and doc.json()["bits"] is None  # its rate is fixed by its training

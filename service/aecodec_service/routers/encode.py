@@ -91,7 +91,7 @@ async def encode(request: Request) -> Response:
             {
                 "model": rt.name,
                 "version": rt.version,
-                "bits": bits,
+                "bits": bits if rt.codec.bit_depths else None,  # a codec model's rate is fixed by its training
                 "payload": base64.b64encode(e.payload).decode(),
                 "size": len(e.payload),
                 "latent_shape": list(e.latent.shape),
