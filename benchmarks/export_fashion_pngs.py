@@ -2,7 +2,7 @@
 worked example of ``aecodec-train codec`` ("compress your own kind of images", docs/training.md).
 
     apt-get install -y dataset-fashion-mnist      # IDX files: dpkg -L dataset-fashion-mnist
-    python benchmarks/export_fashion_pngs.py --idx-dir /usr/share/datasets/fashion-mnist --out /work/runs/fashion/pngs
+    python benchmarks/export_fashion_pngs.py --idx-dir /usr/share/datasets/fashion-mnist --out runs/fashion/pngs
 
 Writes OUT/train/NNNNN.png and OUT/test/NNNNN.png (28 x 28 greyscale), 70,000 files in all by default.
 """
