@@ -124,6 +124,22 @@ def compact_crc_ok(code: pb.CompactCode, key: bytes) -> bool:
     return compact_crc(code, key) == code.check & _CRC_MASK
 
 
+def check_compact(code: Code, wire_id: int, key: bytes, name: str, version: str) -> pb.CompactCode:
+    """``code`` as a compact payload of this codec model version (its id and CRC), else CorruptPayload.
+
+    ``key`` is what the CRC covers beside the message (``name`` NUL ``version`` bytes, as ``pack_compact``)."""
+    if not isinstance(code, pb.CompactCode):
+        raise CorruptPayload(f"model {name!r} is a codec model: its payloads are compact ones")
+    if wire_id_of(code) != wire_id:
+        raise CorruptPayload(f"payload model id {wire_id_of(code)} is not model {name!r} ({wire_id})")
+    if not compact_crc_ok(code, key):
+        raise CorruptPayload(
+            f"payload checksum mismatch: the payload is truncated or corrupted, or was made by another "
+            f"version of model {name!r} than the one served ({version}); re-encode the image"
+        )
+    return code
+
+
 def unpack_compact(data: bytes) -> pb.CompactCode:
     """Wire bytes -> CompactCode; the CRC is checked by the codec (it needs the model's name and version)."""
     code = pb.CompactCode()

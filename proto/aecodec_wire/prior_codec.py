@@ -108,16 +108,7 @@ class PriorCodec:
 
     def decode(self, code: payload.Code, *, max_pixels: int | None = None) -> np.ndarray:
         """A CompactCode -> (1, C, *spatial) float32 latent; fills in width, height, mode and latent_shape."""
-        name = self.manifest.name
-        if not isinstance(code, pb.CompactCode):
-            raise CorruptPayload(f"model {name!r} is a codec model: its payloads are compact ones")
-        if payload.wire_id_of(code) != self.wire_id:
-            raise CorruptPayload(f"payload model id {payload.wire_id_of(code)} is not model {name!r} ({self.wire_id})")
-        if not payload.compact_crc_ok(code, self._key):
-            raise CorruptPayload(
-                f"payload checksum mismatch: the payload is truncated or corrupted, or was made by another "
-                f"version of model {name!r} than the one served ({self.manifest.version}); re-encode the image"
-            )
+        code = payload.check_compact(code, self.wire_id, self._key, self.manifest.name, self.manifest.version)
         self.geometry.fill(code)
         shape = self.geometry.check(code, max_pixels)
         try:
