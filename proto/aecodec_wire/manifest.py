@@ -125,6 +125,24 @@ class GaussianTables(_Strict):
         return self
 
 
+class NoiseGate(_Strict):
+    """An any-size denoiser whose latent's last channel is its noise level (sigma/255, or -1: blind): when the
+    service runs the model at all, and what it tells it.
+
+    The service estimates each image's noise level sigma_hat on 0-255 once, on the whole image (a robust
+    classical estimate, ``aecodec_service.runtime.noise``). An image with sigma_hat below ``clean_below``
+    (tau) comes back with its pixels unchanged, without running the model: below that level the model's
+    output was measured to be no better than its input (``benchmarks/denoise_gate.py``); a request that
+    names its noise level (``?sigma=S``) below tau too. From tau up to ``estimate_below`` the model is told
+    sigma_hat, from there on it runs blind (where the estimate reads low, as on clipped noise over a black
+    background, blind does better). Manifests without this field: the model runs on every image, blind
+    unless the request names a level.
+    """
+
+    clean_below: float = Field(gt=0, le=255)  # tau, on 0-255
+    estimate_below: float | None = Field(default=None, ge=0, le=256)  # None: blind at every level above tau
+
+
 class DatasetInfo(_Strict):
     name: str
     md5: dict[str, str] = Field(default_factory=dict)  # file name -> md5 of the files trained on
@@ -163,6 +181,8 @@ class Manifest(_Strict):
     # any-size models whose latent is not at 1/pad_multiple of the side (a hyperprior pads to 64 for z, but
     # y is at 1/16): the latent's downsampling factor
     latent_stride: int | None = Field(default=None, ge=1)
+    # any-size denoisers with a noise-level channel: leave (nearly) clean images alone (see NoiseGate)
+    noise_gate: NoiseGate | None = None
     version: str = ""  # content hash, set by ``seal``
 
     @property
@@ -180,11 +200,10 @@ class Manifest(_Strict):
 
 
 def _unset_optional(manifest: Manifest) -> set[str]:
-    """Optional codec-only fields left at None: omitted from the hash and the file, so adding them
-    changed no existing model's version."""
-    return {
-        k for k in ("prior", "wire_id", "gaussian", "side_channels", "latent_stride") if getattr(manifest, k) is None
-    }
+    """Optional fields left at None: omitted from the hash and the file, so adding them changed no existing
+    model's version."""
+    optional = ("prior", "wire_id", "gaussian", "side_channels", "latent_stride", "noise_gate")
+    return {k for k in optional if getattr(manifest, k) is None}
 
 
 def content_hash(folder: Path, manifest: Manifest) -> str:

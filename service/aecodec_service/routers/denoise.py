@@ -20,8 +20,9 @@ router = APIRouter(tags=["models"])
 SIGMA_PARAM = openapi_param(
     "sigma",
     {"type": "number", "minimum": 0, "maximum": 255},
-    "the noise level if known (standard deviation on 0-255 pixels); omitted: the model estimates it (blind). "
-    "Any-size denoisers only",
+    "the noise level if known (standard deviation on 0-255 pixels); omitted: estimated from the image. "
+    "Any-size denoisers only. A denoiser with a noise gate in its manifest returns an image whose level is below "
+    "the gate's threshold (denoise-any: 4.75) unchanged, without running the model",
 )
 _BODY = openapi.request_body(
     "One image file, or a batch: multipart parts named `files`, or an ImageBatch message",

@@ -30,6 +30,7 @@ from .errors import BadPayload, DomainError, ModelTimeout, ModelVersionMismatch,
 from .graphs import run_in_tiles, run_rows, tile_geometry
 from .imaging import Prepared, to_image_bytes, to_model_input, to_pixels
 from .memory import give_back
+from .noise import CLEAN, noise_levels
 from .registry import ModelRegistry
 from .sessions import ModelRuntime
 from .tiling import HALO_PX, TILE_PX, needs_tiles
@@ -288,7 +289,8 @@ class Pipeline:
         """Image -> encoder -> decoder (no quantisation: the float latent is the cleanest) -> image.
 
         ``sigma`` (0-255) is a known noise level for an any-size denoiser, whose latent's last channel is its
-        noise-level map (sigma/255; the encoder fills in "unknown")."""
+        noise-level map (sigma/255; the encoder fills in "unknown"). A model whose manifest has a noise gate
+        leaves (nearly) clean images alone: see ``noise_levels``."""
         with rt.admission.hold(len(blobs)), self._large_request():
             return await self._denoise(rt, blobs, resize, fmt, batch, sigma)
 
@@ -297,25 +299,26 @@ class Pipeline:
     ) -> list[bytes]:
         nbytes = sum(map(len, blobs))
         prepared = await self.offload(nbytes, lambda: self._prepare(rt, blobs, resize, batch))
-        latents = [o[0] for o in await self.run_graph(rt, "encoder", [p.x for p in prepared])]
-        if sigma is not None:
-            for z in latents:
-                z[:, -1] = sigma / 255
-        images = [o[0][0] for o in await self.run_graph(rt, "decoder", latents)]
         m = rt.manifest
+        levels = await self.offload(nbytes, lambda: noise_levels(m, prepared, sigma))
+        run = [i for i, level in enumerate(levels) if level is not CLEAN]
+        outs: list[tuple[np.ndarray, tuple[float, float]]] = [(p.x[0], m.input.range) for p in prepared]
+        if run:
+            latents = [o[0] for o in await self.run_graph(rt, "encoder", [prepared[i].x for i in run])]
+            for i, z in zip(run, latents, strict=True):
+                level = levels[i]
+                if isinstance(level, float):
+                    z[:, -1] = level / 255
+            images = await self.run_graph(rt, "decoder", latents)
+            for i, o in zip(run, images, strict=True):
+                outs[i] = (o[0][0], m.output_range)
         return await self.offload(
             nbytes,
             lambda: [
                 to_image_bytes(
-                    y,
-                    m.output_range,
-                    width=p.width,
-                    height=p.height,
-                    mode=p.mode,
-                    fixed_size=m.input.fixed_size,
-                    fmt=fmt,
+                    y, value_range, width=p.width, height=p.height, mode=p.mode, fixed_size=m.input.fixed_size, fmt=fmt
                 )
-                for y, p in zip(images, prepared, strict=False)
+                for (y, value_range), p in zip(outs, prepared, strict=True)
             ],
         )
 
