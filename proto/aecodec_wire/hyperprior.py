@@ -8,13 +8,17 @@ every element of y; each element is coded as round(y - mean) with the fixed Gaus
 on bit for bit is the table index, computed from the hyper decoder's float32 scales by one comparison
 against the manifest's float64 scale table (CompressAI's ``GaussianConditional.build_indexes``).
 
-One range-coder stream holds z then y (y grouped by table, in raster order inside a group), wrapped in a
-``CompactCode`` whose width and height imply both latent shapes.
+One range-coder stream holds z, then y (grouped by table, in raster order inside a group), then the
+escaped values of y, wrapped in a ``CompactCode`` whose width and height imply both latent shapes. A value
+outside its table's range is coded as the table's last symbol (the escape) and its distance beyond the range
+as a sign, a bit length and the bits themselves, all with uniform models (as CompressAI's bypass coding), so
+the decoder gets every value the encoder had: a clipped value would spread its error over a 16x16 block.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import constriction
 import numpy as np
@@ -28,8 +32,11 @@ from .v1 import payload_pb2 as pb
 Categorical = constriction.stream.model.Categorical
 RangeEncoder = constriction.stream.queue.RangeEncoder
 RangeDecoder = constriction.stream.queue.RangeDecoder
+Uniform = constriction.stream.model.Uniform
 SIDE = "side"  # the encoder output holding z
 HYPER_STRIDE = 4  # z is at 1/4 of y's side
+ESCAPE_BITS = 24  # an escaped value's distance beyond its table is below 2**24 (exact in float32)
+_SIGN, _LENGTH, _BYTE = Uniform(2), Uniform(ESCAPE_BITS + 1), Uniform(256)
 
 
 def _models(counts: Sequence[Sequence[int]]) -> list:
@@ -88,10 +95,21 @@ class HyperpriorCodec:
         index = np.searchsorted(self._scales, scale.reshape(-1).astype(np.float64), side="left")
         return mean, np.minimum(index, len(self._scales) - 1)
 
-    def _y_symbols(self, y: np.ndarray, mean: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """round(y - mean), offset into each element's table and clipped to it -> (M*h*w,) int64."""
+    def _y_symbols(self, y: np.ndarray, mean: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """round(y - mean) offset into each element's table -> (symbols, excess), both (M*h*w,) int64: a value
+        outside its table gets the escape symbol and its signed distance beyond the table's range as excess."""
         s = np.rint(y.reshape(-1).astype(np.float64) - mean.reshape(-1).astype(np.float64)).astype(np.int64)
-        return np.clip(s - self._y_minima[index], 0, self._y_sizes[index] - 1)
+        s -= self._y_minima[index]
+        top = self._y_sizes[index] - 2  # the last value symbol; top + 1 is the escape
+        limit = (1 << ESCAPE_BITS) - 1
+        excess = np.clip(np.where(s < 0, s, np.where(s > top, s - top, 0)), -limit, limit)
+        return np.where(excess != 0, top + 1, s), excess
+
+    def _y_hat(self, symbols: np.ndarray, excess: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The inverse of ``_y_symbols`` (without the mean): (M*h*w,) int64 values round(y - mean)."""
+        top = self._y_sizes[index] - 2
+        offset = np.where(excess < 0, excess, np.where(excess > 0, top + excess, symbols))
+        return offset + self._y_minima[index]
 
     def _groups(self, index: np.ndarray) -> list[tuple[int, np.ndarray]]:
         """(table, positions) in coding order: tables ascending, raster order inside each."""
@@ -116,9 +134,14 @@ class HyperpriorCodec:
             for row, model in zip(z_sym, self._z_models, strict=True):
                 encoder.encode(row.astype(np.int32), model)
             mean, index = self._params(self._z_hat(z_sym, z.shape), y.shape)
-            y_sym = self._y_symbols(y, mean, index)
+            y_sym, excess = self._y_symbols(y, mean, index)
+            order = []
             for table, pos in self._groups(index):
                 encoder.encode(y_sym[pos].astype(np.int32), self._y_models[table])
+                order.append(pos)
+            for e in excess[np.concatenate(order)]:
+                if e:
+                    _encode_excess(encoder, int(e))
             code = pb.CompactCode(data=encoder.get_compressed().astype("<u4").tobytes())
             self.geometry.write(code, tuple(y.shape), width, height, mode)
             out.append(payload.pack_compact(code, self.wire_id, self._key))
@@ -134,10 +157,12 @@ class HyperpriorCodec:
             z_sym = self._z_symbols(z)
             total = -np.take_along_axis(z_logp, z_sym, axis=1).sum()
             mean, index = self._params(self._z_hat(z_sym, z.shape), y.shape)
-            y_sym = self._y_symbols(y, mean, index)
+            y_sym, excess = self._y_symbols(y, mean, index)
             for table, pos in self._groups(index):
                 counts = np.asarray(self._y_counts[table], dtype=np.float64)
                 total -= np.log2(counts[y_sym[pos]] / counts.sum()).sum()
+            for e in excess[excess != 0]:
+                total += 1 + np.log2(ESCAPE_BITS + 1) + 8 * _excess_bytes(int(e))
             out.append(total)
         return np.asarray(out)
 
@@ -155,11 +180,45 @@ class HyperpriorCodec:
             z_sym = np.stack([decoder.decode(model, per_channel) for model in self._z_models]).astype(np.int64)
             mean, index = self._params(self._z_hat(z_sym, z_shape), y_shape)
             y_sym = np.empty(index.shape, dtype=np.int64)
+            order = []
             for table, pos in self._groups(index):
                 y_sym[pos] = decoder.decode(self._y_models[table], len(pos))
+                order.append(pos)
+            excess = np.zeros(index.shape, dtype=np.int64)
+            coded = np.concatenate(order)
+            for p in coded[y_sym[coded] == self._y_sizes[index[coded]] - 1]:
+                excess[p] = _decode_excess(decoder)
         except CorruptPayload:
             raise
         except Exception as exc:  # the coder raises on data that cannot be a valid stream
             raise CorruptPayload(f"coded latent cannot be decoded: {exc}") from exc
-        y_hat = (y_sym + self._y_minima[index]).astype(np.float32).reshape(y_shape) + mean
+        y_hat = self._y_hat(y_sym, excess, index).astype(np.float32).reshape(y_shape) + mean
         return y_hat[None]
+
+
+def _excess_bytes(e: int) -> int:
+    """Bytes holding the bits of |e| below its leading one."""
+    return (abs(e).bit_length() - 1 + 7) // 8
+
+
+def _encode_excess(encoder: Any, e: int) -> None:
+    """A non-zero distance beyond a table: sign, bit length, then the bits below the leading one, a byte at a time."""
+    m = abs(e)
+    encoder.encode(int(e > 0), _SIGN)
+    encoder.encode(m.bit_length(), _LENGTH)
+    rest = m - (1 << (m.bit_length() - 1))
+    for k in range(_excess_bytes(e)):
+        encoder.encode((rest >> (8 * k)) & 0xFF, _BYTE)
+
+
+def _decode_excess(decoder: Any) -> int:
+    sign, length = int(decoder.decode(_SIGN)), int(decoder.decode(_LENGTH))
+    if length == 0:
+        raise CorruptPayload("coded latent has an escaped value of bit length 0")
+    rest = 0
+    for k in range((length - 1 + 7) // 8):
+        rest |= int(decoder.decode(_BYTE)) << (8 * k)
+    m = (1 << (length - 1)) + rest
+    if m >= 1 << length:
+        raise CorruptPayload("coded latent has an escaped value longer than its declared bit length")
+    return m if sign else -m

@@ -105,9 +105,10 @@ class GaussianTables(_Strict):
     """A hyperprior codec's fixed Gaussian tables, read by ``aecodec_wire.hyperprior``.
 
     An element whose predicted scale is sigma uses table i = the first ``scales[i] >= sigma`` (the last if
-    none): its symbol s = round(y - mu) is clipped to [minima[i], minima[i] + len(counts[i]) - 1] and
-    range-coded with the positive integer frequencies ``counts[i]`` (a zero-mean Gaussian of scale
-    ``scales[i]`` convolved with U(-1/2, 1/2), at 2**precision, tails folded into the end bins).
+    none). Its value s = round(y - mu) is range-coded with the positive integer frequencies ``counts[i]`` (a
+    zero-mean Gaussian of scale ``scales[i]`` convolved with U(-1/2, 1/2), at 2**precision): as symbol
+    s - minima[i] when it lies in [minima[i], minima[i] + len(counts[i]) - 2], else as the last symbol, the
+    escape, followed by the value itself (``aecodec_wire.hyperprior``), so no value is ever clipped.
     """
 
     precision: int = Field(ge=8, le=24)
@@ -120,8 +121,8 @@ class GaussianTables(_Strict):
         n = len(self.scales)
         if not (len(self.minima) == len(self.counts) == n) or n == 0:
             raise ValueError("gaussian: scales, minima and counts need one entry per table")
-        if any(not row or min(row) < 1 for row in self.counts) or sorted(self.scales) != self.scales:
-            raise ValueError("gaussian: scales must ascend and every table needs positive counts")
+        if any(len(row) < 2 or min(row) < 1 for row in self.counts) or sorted(self.scales) != self.scales:
+            raise ValueError("gaussian: scales must ascend and every table needs positive counts (values, escape)")
         return self
 
 

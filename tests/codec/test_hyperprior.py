@@ -150,6 +150,29 @@ def test_decoding_needs_the_exact_bytes(exported: tuple[Path, list[str]]) -> Non
         codec.decode(unpack_any(bytes(data)))
 
 
+def test_values_outside_their_tables_decode_exactly(exported: tuple[Path, list[str]]) -> None:
+    """An element far outside its Gaussian table (a model's scale can be small where its latent is not) is
+    escaped, not clipped: the decoder gets round(y - mean) back for every element, at a few bytes each."""
+    folder, _ = exported
+    codec = codec_for(load(folder), side_models(folder))
+    rng = np.random.default_rng(1)
+    y = rng.normal(0, 0.3, (1, CONFIG.latent, 8, 8)).astype(np.float32)
+    y[0, 0, 0, :4] = [40.2, -75.0, 3000.4, -1_000_000.0]  # scales near 0.1: tables span a few values only
+    z = np.zeros((1, CONFIG.side, 2, 2), np.float32)
+    latents = {"latent": y, "side": z}
+    data = codec.encode(latents, [(128, 128)], ["RGB"])[0]
+    y_hat = codec.decode(unpack_any(data))
+    z_hat = codec._z_hat(codec._z_symbols(z[0]), z.shape[1:])  # the means both sides compute
+    mean = codec._params(z_hat, y.shape[1:])[0][None]
+    values = np.rint(y.astype(np.float64) - mean.astype(np.float64)).astype(np.float32)
+    assert np.array_equal(y_hat, values + mean) and values[0, 0, 0, 3] == -1_000_000
+    inside = y.copy()
+    inside[0, 0, 0, :4] = mean[0, 0, 0, :4]
+    plain = codec.encode({"latent": inside, "side": z}, [(128, 128)], ["RGB"])[0]
+    assert len(data) - len(plain) <= 4 * 6 + 4  # an escape costs a few bytes, not a table's worth
+    assert codec.estimated_bits(latents)[0] / 8 == pytest.approx(len(data) - 14, abs=12)
+
+
 def _old_run(folder: Path) -> dict:
     """A checkpoint as the earlier stand-alone photo loop wrote it."""
     torch.manual_seed(3)
@@ -198,5 +221,6 @@ def test_gaussian_tables_cover_their_scale() -> None:
     tables = gaussian_tables()
     assert tables.scales[0] == pytest.approx(0.11) and tables.scales[-1] == pytest.approx(256)
     for s, lo, counts in zip(tables.scales, tables.minima, tables.counts, strict=True):
-        assert lo == -(len(counts) // 2) and -lo >= min(6 * s, 1024)
+        assert lo == -((len(counts) - 1) // 2) and -lo >= min(6 * s, 1024)  # the values, then the escape
+        assert counts[-1] == 1 or -lo == 1024  # the tails beyond +-6.2 sigma: the least a symbol can have
         assert abs(sum(counts) - (1 << tables.precision)) < len(counts)  # normalised up to rounding

@@ -52,18 +52,18 @@ def scale_table() -> np.ndarray:
 
 
 def gaussian_tables() -> GaussianTables:
-    """Integer tables of a zero-mean Gaussian (convolved with U(-1/2, 1/2)) at each scale of ``scale_table``."""
+    """Integer tables of a zero-mean Gaussian (convolved with U(-1/2, 1/2)) at each scale of ``scale_table``:
+    one bin per value in +-``TAIL_SIGMAS`` sigma, then the escape bin holding the two tails' mass."""
     scales = scale_table()
     minima, counts = [], []
     for s in scales:
         half = min(MAX_HALF_WIDTH, int(np.ceil(TAIL_SIGMAS * s)))
         v = torch.arange(-half, half + 1, dtype=torch.float64)
-        upper = torch.special.ndtr((v + 0.5) / float(s))
-        lower = torch.special.ndtr((v - 0.5) / float(s))
-        upper[-1], lower[0] = 1.0, 0.0  # tails folded into the end bins
-        probs = (upper - lower).clamp_min(0.0).numpy()
+        probs = (torch.special.ndtr((v + 0.5) / float(s)) - torch.special.ndtr((v - 0.5) / float(s))).clamp_min(0.0)
+        tails = 2 * float(torch.special.ndtr(torch.tensor(-(half + 0.5) / float(s), dtype=torch.float64)))
+        row = np.maximum(1, np.round(np.append(probs.numpy(), tails) * (1 << TABLE_PRECISION))).astype(np.int64)
         minima.append(-half)
-        counts.append(np.maximum(1, np.round(probs * (1 << TABLE_PRECISION))).astype(np.int64).tolist())
+        counts.append(row.tolist())
     return GaussianTables(precision=TABLE_PRECISION, scales=scales.tolist(), minima=minima, counts=counts)
 
 
