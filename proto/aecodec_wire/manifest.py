@@ -136,12 +136,15 @@ class NoiseGate(_Strict):
     output was measured to be no better than its input (``benchmarks/denoise_gate.py``); a request that
     names its noise level (``?sigma=S``) below tau too. From tau up to ``estimate_below`` the model is told
     sigma_hat, from there on it runs blind (where the estimate reads low, as on clipped noise over a black
-    background, blind does better). Manifests without this field: the model runs on every image, blind
-    unless the request names a level.
+    background, blind does better). With ``inpaint_erased``, an image below tau still gets its erased
+    patches filled in by the model (isolated, exactly black rectangles; ``aecodec_service.runtime.erasure``),
+    and only those. Manifests without this field: the model runs on every image, blind unless the request
+    names a level.
     """
 
     clean_below: float = Field(gt=0, le=255)  # tau, on 0-255
     estimate_below: float | None = Field(default=None, ge=0, le=256)  # None: blind at every level above tau
+    inpaint_erased: bool = False
 
 
 class DatasetInfo(_Strict):

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from aecodec_service.runtime.erasure import erased_rectangles
 from aecodec_service.runtime.imaging import to_model_input
-from aecodec_service.runtime.noise import CLEAN, estimate_sigma, noise_levels
+from aecodec_service.runtime.noise import KEEP, Plan, estimate_sigma, plans
 from aecodec_wire import manifest as mf
 
 from .conftest import SHIPPED, Running, serve
@@ -82,10 +83,31 @@ def test_old_manifest_without_a_gate_runs_every_image() -> None:
     assert gated.noise_gate is not None
     old = gated.model_copy(update={"noise_gate": None})
     prepared = [to_model_input(png(synthetic()), old.input, max_pixels=1 << 22, resize=False)]
-    assert noise_levels(old, prepared, None) == [None]
-    assert noise_levels(old, prepared, 1.0) == [1.0]
-    assert noise_levels(gated, prepared, None) == [CLEAN]
-    assert noise_levels(gated, prepared, gated.noise_gate.clean_below / 2) == [CLEAN]
+    assert plans(old, prepared, None) == [Plan(level=None)]
+    assert plans(old, prepared, 1.0) == [Plan(level=1.0)]
+    assert plans(gated, prepared, None) == [KEEP]
+    assert plans(gated, prepared, gated.noise_gate.clean_below / 2) == [KEEP]
+    assert plans(gated, prepared, 30.0) == [Plan(level=30.0)]
+
+
+def test_only_isolated_black_rectangles_count_as_erased() -> None:
+    img = synthetic()
+    assert erased_rectangles(levels(img)) == []
+    holed = img.copy()
+    holed[10:26, 40:52] = 0  # 16x12
+    holed[100:104, 200:204] = 0  # 4x4, the smallest
+    holed[150:152, 10:30] = 0  # 2 rows: too thin
+    assert erased_rectangles(levels(holed)) == [(10, 26, 40, 52), (100, 104, 200, 204)]
+    holed[26, 52] = 0  # a black pixel touching a corner: no longer a patch on its own
+    holed[50:60, 300:320] = 0  # on the border: still a patch
+    assert erased_rectangles(levels(holed)) == [(50, 60, 300, 320), (100, 104, 200, 204)]
+    black = img.copy()
+    black[:, :100] = 0  # a black area as tall as the image: not a patch
+    assert erased_rectangles(levels(black)) == []
+    digit = np.zeros((28, 28), np.uint8)
+    digit[8:20, 12:15] = 200
+    digit[2:10, 2:10] = 0  # an erased square on a black background touches it
+    assert erased_rectangles(digit) == []
 
 
 @pytest.mark.parametrize("name", ["synthetic", "photo", "grey"])
@@ -112,6 +134,24 @@ def test_noisy_image_is_still_cleaned(server: Running) -> None:
     assert r.status_code == 200, r.text
     before, after = psnr(dirty, clean), psnr(np.asarray(read(r.content)), clean)
     assert after > before + 4, f"{after:.2f} dB vs noisy {before:.2f} dB"
+
+
+def test_erased_patches_on_a_clean_photo_are_filled_in_and_nothing_else_changes(server: Running) -> None:
+    clean = photo()
+    erased = clean.copy()
+    boxes = [(20, 36, 30, 46), (70, 82, 100, 116)]
+    for top, bottom, left, right in boxes:
+        erased[top:bottom, left:right] = 0
+    with server.client() as c:
+        r = c.post("/denoise", content=png(erased), headers=IMG)
+    assert r.status_code == 200, r.text
+    out = np.asarray(read(r.content))
+    inside = np.zeros(clean.shape[:2], bool)
+    for top, bottom, left, right in boxes:
+        inside[top:bottom, left:right] = True
+    assert np.array_equal(out[~inside], erased[~inside])  # bit-identical outside the patches
+    before, after = psnr(erased, clean), psnr(out, clean)
+    assert after > before + 6, f"{after:.2f} dB vs erased {before:.2f} dB"
 
 
 def test_erased_patch_on_a_digit_is_not_made_worse(server: Running, digits: tuple[np.ndarray, np.ndarray]) -> None:

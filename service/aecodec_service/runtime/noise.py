@@ -14,43 +14,54 @@ same way whether the model then runs on it whole or in tiles.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 from aecodec_wire.manifest import Manifest
 
+from .erasure import erased_rectangles
 from .imaging import Prepared
 
 MAD_TO_SIGMA = 0.6744897501960817  # the median of |N(0, 1)|
+Box = tuple[int, int, int, int]  # top, bottom, left, right (exclusive ends), in pixels
 
 
-class _Clean(enum.Enum):
-    CLEAN = "clean"
+@dataclass(frozen=True)
+class Plan:
+    """What a denoiser does with one image: nothing (``run`` False: the input comes back as it is), or run the
+    model told ``level`` (0-255; None: blind) and keep its output everywhere, or only inside ``patches``."""
+
+    run: bool = True
+    level: float | None = None
+    patches: tuple[Box, ...] | None = None
 
 
-CLEAN = _Clean.CLEAN  # leave the image as it is: do not run the model
-Level = float | None | Literal[_Clean.CLEAN]  # the noise level to tell the model (None: blind), or CLEAN
+KEEP = Plan(run=False)
 
 
-def noise_levels(manifest: Manifest, prepared: Sequence[Prepared], sigma: float | None) -> list[Level]:
-    """Per image, what a denoiser is told: ``sigma`` (0-255, the request's) or None (blind), or CLEAN.
+def plans(manifest: Manifest, prepared: Sequence[Prepared], sigma: float | None) -> list[Plan]:
+    """Per image, what a denoiser does, from the request's ``sigma`` (0-255) or the image's estimated level.
 
-    Without a noise gate in the manifest, every image runs with the request's ``sigma``. With one, an image
-    whose noise level (the request's ``sigma``, else the estimate) is below the gate's ``clean_below`` is
-    CLEAN; above it, the model is told the estimate below the gate's ``estimate_below``, else runs blind."""
+    Without a noise gate in the manifest, every image runs, told the request's ``sigma`` (blind without one).
+    With one, an image whose level (the request's ``sigma``, else the estimate) is below the gate's
+    ``clean_below`` is kept as it is, except for the erased patches in it when the gate inpaints them
+    (``erasure.py``: only there does the model's output replace the input); above it, the model is told the
+    estimate below the gate's ``estimate_below``, else runs blind (a told ``sigma`` is always passed on)."""
     gate = manifest.noise_gate
     if gate is None:
-        return [sigma] * len(prepared)
-    if sigma is not None:
-        return [CLEAN if sigma < gate.clean_below else sigma] * len(prepared)
+        return [Plan(level=sigma) for _ in prepared]
     lo, hi = manifest.input.range
-    out: list[Level] = []
+    out = []
     for p in prepared:
-        hat = estimate_sigma((p.x[0, :, : p.height, : p.width] - lo) * (255.0 / (hi - lo)))
-        told = gate.estimate_below is not None and hat < gate.estimate_below
-        out.append(CLEAN if hat < gate.clean_below else hat if told else None)
+        levels = (p.x[0, :, : p.height, : p.width] - lo) * (255.0 / (hi - lo))
+        noise = sigma if sigma is not None else estimate_sigma(levels)
+        if noise >= gate.clean_below:
+            told = sigma is not None or (gate.estimate_below is not None and noise < gate.estimate_below)
+            out.append(Plan(level=noise if told else None))
+            continue
+        patches = tuple(erased_rectangles(levels)) if gate.inpaint_erased else ()
+        out.append(Plan(patches=patches) if patches else KEEP)
     return out
 
 

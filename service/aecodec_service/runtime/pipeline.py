@@ -22,6 +22,7 @@ import numpy as np
 from aecodec_wire import payload as wire
 from aecodec_wire.errors import ModelMismatch, PayloadError
 from aecodec_wire.latent_codec import Latents
+from aecodec_wire.manifest import Manifest
 from aecodec_wire.v1 import payload_pb2 as pb
 
 from ..core.config import Settings
@@ -30,7 +31,7 @@ from .errors import BadPayload, DomainError, ModelTimeout, ModelVersionMismatch,
 from .graphs import run_in_tiles, run_rows, tile_geometry
 from .imaging import Prepared, to_image_bytes, to_model_input, to_pixels
 from .memory import give_back
-from .noise import CLEAN, noise_levels
+from .noise import Box, plans
 from .registry import ModelRegistry
 from .sessions import ModelRuntime
 from .tiling import HALO_PX, TILE_PX, needs_tiles
@@ -67,6 +68,15 @@ def _each(items: Sequence[T], batch: bool, fn: Callable[[T], object]) -> list:
             out.append(fn(item))
         except DomainError as exc:
             raise exc.for_item(i) if batch else exc from None
+    return out
+
+
+def _patched(x: np.ndarray, y: np.ndarray, m: Manifest, patches: tuple[Box, ...]) -> np.ndarray:
+    """The input ``x`` (input range) with the decoder's output ``y`` (output range) inside ``patches`` only."""
+    (ilo, ihi), (olo, ohi) = m.input.range, m.output_range
+    out = x.copy()
+    for top, bottom, left, right in patches:
+        out[:, top:bottom, left:right] = ilo + (y[:, top:bottom, left:right] - olo) * ((ihi - ilo) / (ohi - olo))
     return out
 
 
@@ -300,18 +310,23 @@ class Pipeline:
         nbytes = sum(map(len, blobs))
         prepared = await self.offload(nbytes, lambda: self._prepare(rt, blobs, resize, batch))
         m = rt.manifest
-        levels = await self.offload(nbytes, lambda: noise_levels(m, prepared, sigma))
-        run = [i for i, level in enumerate(levels) if level is not CLEAN]
+        todo = await self.offload(nbytes, lambda: plans(m, prepared, sigma))
+        run = [i for i, plan in enumerate(todo) if plan.run]
         outs: list[tuple[np.ndarray, tuple[float, float]]] = [(p.x[0], m.input.range) for p in prepared]
         if run:
             latents = [o[0] for o in await self.run_graph(rt, "encoder", [prepared[i].x for i in run])]
             for i, z in zip(run, latents, strict=True):
-                level = levels[i]
-                if isinstance(level, float):
+                level = todo[i].level
+                if level is not None:
                     z[:, -1] = level / 255
             images = await self.run_graph(rt, "decoder", latents)
             for i, o in zip(run, images, strict=True):
-                outs[i] = (o[0][0], m.output_range)
+                patches = todo[i].patches
+                outs[i] = (
+                    (o[0][0], m.output_range)
+                    if patches is None
+                    else (_patched(prepared[i].x[0], o[0][0], m, patches), m.input.range)
+                )
         return await self.offload(
             nbytes,
             lambda: [
