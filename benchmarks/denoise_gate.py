@@ -13,7 +13,10 @@ uses):
 - sigma_hat against the true sigma (additive Gaussian, clipped, 8-bit);
 - per image and noise level, the PSNR gain over the input of the model blind, told sigma_hat, told the
   true sigma;
-- for each candidate tau, the mean gain of the gated output over the input at each light noise level.
+- for each candidate tau, the mean gain of the gated output over the input at each light noise level;
+- the erased-patch detector (``aecodec_service.runtime.erasure``): the black rectangles it finds on every clean
+  photograph of the folder and on clean and erased MNIST test digits (found rectangles are the only pixels
+  the model may change in an image below tau), and on the validation photographs with four erased squares.
 
 Writes ``results/denoise/gate.json`` and ``gate.md``.
 """
@@ -28,9 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "training"))
+from aecodec_service.runtime.erasure import erased_rectangles  # noqa: E402
 from aecodec_service.runtime.noise import estimate_sigma  # noqa: E402
 from aecodec_training.datasets.idx import load_idx_dataset  # noqa: E402
 from aecodec_training.datasets.photos import load_photos  # noqa: E402
@@ -117,13 +122,39 @@ def digit_rows(model: Model, digits: np.ndarray, rng: np.random.Generator) -> di
     return out
 
 
+def erase(img: np.ndarray, count: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    out = img.copy()
+    h, w = img.shape[:2]
+    for _ in range(count):
+        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+        out[y : y + size, x : x + size] = 0
+    return out
+
+
+def detections(folder: Path, photos: list[np.ndarray], digits: np.ndarray, rng: np.random.Generator) -> dict:
+    """How many black rectangles the erased-patch detector finds where there are none, and where there are."""
+    every = [p for p in sorted(folder.rglob("*")) if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".webp"}]
+    clean = sum(len(erased_rectangles(levels_of(np.asarray(Image.open(p).convert("RGB"))))) for p in every)
+    erased_digits = [erase(d, 1, 8, rng) for d in digits]
+    erased_photos = [erase(ph, 4, 16, rng) for ph in photos]
+    return {
+        "clean_photos": len(every),
+        "clean_photos_rectangles": clean,
+        "clean_digits": len(digits),
+        "clean_digits_rectangles": sum(len(erased_rectangles(d)) for d in digits),
+        "erased_digits_rectangles": sum(len(erased_rectangles(d)) for d in erased_digits),
+        "erased_photos_squares": 4 * len(photos),
+        "erased_photos_rectangles": sum(len(erased_rectangles(levels_of(e))) for e in erased_photos),
+    }
+
+
 def gated_gain(rows: list[dict], tau: float) -> float:
     """Mean PSNR gain over the input with the gate: identity below tau, the model told sigma_hat above."""
     return float(np.mean([r["estimate"] if r["sigma_hat"] >= tau else 0.0 for r in rows]))
 
 
 def report(res: dict) -> str:
-    photos, digits = res["photos"], res["digits"]
+    photos, digits, det = res["photos"], res["digits"], res["detector"]
     lines = [
         "## Noise gate of denoise-any\n",
         f"`{res['command']}`; model {res['model']}. PSNR on 8-bit pixels; gains are output minus input (dB).\n",
@@ -172,6 +203,15 @@ def report(res: dict) -> str:
         "",
         f"tau = {res['tau']:g}: the smallest whose gated mean is at most {TOLERANCE_DB} dB below the input's at every "
         f"light level (strictly never below: {res['tau_strict']:g}).",
+        "",
+        "### Erased-patch detector (isolated, exactly black rectangles of 4-64 pixels a side)\n",
+        f"Rectangles found: {det['clean_photos_rectangles']} on the {det['clean_photos']} clean photographs of the "
+        "folder, "
+        f"{det['clean_digits_rectangles']} on {det['clean_digits']} clean MNIST test digits, "
+        f"{det['erased_digits_rectangles']} on the same digits with one 8x8 erased square each (it touches the black "
+        f"background, so the digit is left as it is), {det['erased_photos_rectangles']} of the "
+        f"{det['erased_photos_squares']} squares erased in the validation photographs (overlapping squares are not "
+        "rectangles).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -201,6 +241,7 @@ def main() -> None:
         res["taus"][f"{tau:g}"] = row | {"worst": min(row.values())}
     res["tau"] = min(float(t) for t, row in res["taus"].items() if row["worst"] >= -TOLERANCE_DB)
     res["tau_strict"] = min(float(t) for t, row in res["taus"].items() if row["worst"] >= 0)
+    res["detector"] = detections(args.photos, photos, load_idx_dataset("mnist", args.mnist).test_x[:2000, 0], rng)
     res["seconds"] = round(time.monotonic() - t0, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gate.json").write_text(json.dumps(res, indent=1) + "\n")
