@@ -36,14 +36,17 @@ def erased_rectangles(
     new[1:] = (starts[1:] != starts[:-1]) | (ends[1:] != ends[:-1]) | (rows[1:] != rows[:-1] + 1)
     first = np.flatnonzero(new)
     last = np.append(first[1:], len(rows)) - 1
-    found = []
-    for a, b in zip(first, last, strict=True):
-        top, bottom, left, right = int(rows[a]), int(rows[b]) + 1, int(starts[a]), int(ends[a])
-        if not (min_side <= bottom - top <= max_side and min_side <= right - left <= max_side):
-            continue
-        lo, hi = max(left - 1, 0), min(right + 1, width)
-        above = top > 0 and black[top - 1, lo:hi].any()
-        below = bottom < height and black[bottom, lo:hi].any()
-        if not (above or below):  # left and right of each run are not black, by the run's definition
-            found.append((top, bottom, left, right))
-    return sorted(found)
+    top, bottom, left, right = rows[first], rows[last] + 1, starts[first], ends[first]
+    sized = (bottom - top >= min_side) & (bottom - top <= max_side) & (right - left >= min_side)
+    sized &= right - left <= max_side
+    top, bottom, left, right = top[sized], bottom[sized], left[sized], right[sized]
+    # black pixels in the rows just above and below, over the run's columns and one more on each side (left and
+    # right of each run are not black, by the run's definition); counted from running sums, all at once
+    sums = np.zeros((height + 2, width + 1), dtype=np.int32)
+    np.cumsum(np.pad(black, ((1, 1), (0, 0))), axis=1, out=sums[:, 1:])
+    lo, hi = np.maximum(left - 1, 0), np.minimum(right + 1, width)
+    above = sums[top, hi] - sums[top, lo]  # padded row index top is image row top - 1
+    below = sums[bottom + 1, hi] - sums[bottom + 1, lo]
+    alone = (above == 0) & (below == 0)
+    boxes = zip(top[alone].tolist(), bottom[alone].tolist(), left[alone].tolist(), right[alone].tolist(), strict=True)
+    return sorted(boxes)

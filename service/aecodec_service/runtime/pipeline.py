@@ -310,7 +310,8 @@ class Pipeline:
         nbytes = sum(map(len, blobs))
         prepared = await self.offload(nbytes, lambda: self._prepare(rt, blobs, resize, batch))
         m = rt.manifest
-        todo = await self.offload(nbytes, lambda: plans(m, prepared, sigma))
+        # the estimate's work follows the pixels, not the (possibly tiny) compressed bytes
+        todo = await self.offload(sum(p.x.nbytes for p in prepared), lambda: plans(m, prepared, sigma))
         run = [i for i, plan in enumerate(todo) if plan.run]
         outs: list[tuple[np.ndarray, tuple[float, float]]] = [(p.x[0], m.input.range) for p in prepared]
         if run:
