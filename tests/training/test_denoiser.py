@@ -99,6 +99,7 @@ def test_training_is_resumable_and_exports_checked_graphs(
     loaded = mf.load(folder, verify=True)
     assert loaded == sealed and loaded.input.height is None and loaded.input.width is None
     assert loaded.kind == "denoising" and loaded.latent_shape == [13, None, None]
+    assert loaded.noise_gate == denoise_export.NOISE_GATE  # a re-export keeps the service's clean-image gate
     assert loaded.metrics["onnx_max_abs_diff"] <= denoise_export.TOLERANCE
     # the ONNX pair at an odd size (edge-padded to even, as the service does) keeps the size and mode
     net = denoise_export.OnnxDenoiser(folder)
