@@ -1,0 +1,62 @@
+"""The shipped photo codec levels (models/photo-codec-q*): they verify, order by rate and quality, code a real
+photograph through the served path, and give their manifest's figures on the held-out validation photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aecodec_training.realpath import round_trip
+from aecodec_training.zoo import LEVELS
+from aecodec_wire.manifest import load
+from PIL import Image
+
+from .helpers import FIXTURES, REPO, SHARED_DATA
+
+MODELS = REPO / "models"
+LEVEL_NAMES = [name for name, level in LEVELS.items() if level.model == "hyperprior-codec" and level.shipped]
+FOLDERS = [MODELS / name for name in LEVEL_NAMES if (MODELS / name / "manifest.json").is_file()]
+needs_levels = pytest.mark.skipif(not FOLDERS, reason="no photo codec level shipped")
+
+
+def test_every_shipped_level_is_in_models() -> None:
+    assert [f.name for f in FOLDERS] == LEVEL_NAMES
+
+
+@needs_levels
+def test_levels_verify_and_rise_in_rate_and_quality() -> None:
+    manifests = [load(f) for f in FOLDERS]  # raises if a content hash does not match
+    assert [m.wire_id for m in manifests] == [LEVELS[m.name].wire_id for m in manifests]
+    bpp = [m.metrics["bpp"] for m in manifests]
+    psnr = [m.metrics["psnr_db"] for m in manifests]
+    assert bpp == sorted(bpp) and psnr == sorted(psnr)
+    assert bpp[0] < 0.2  # the lowest level is a low-rate one
+
+
+@needs_levels
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_a_real_photograph_round_trips_at_the_level_quality(folder: Path) -> None:
+    """The fixture photograph (a real one, 160x120) through encoder, payload bytes and decoder."""
+    manifest = load(folder)
+    image = np.asarray(Image.open(FIXTURES / "denoise_photo.png").convert("RGB")).transpose(2, 0, 1)[None]
+    m = manifest.input.pad_multiple  # edge-padded as the service pads
+    pad = [(0, 0), (0, 0), (0, -image.shape[2] % m), (0, -image.shape[3] % m)]
+    pixels = np.pad(image, pad, mode="edge")
+    rt = round_trip(folder, manifest, pixels)
+    assert rt.decoded.shape == pixels.shape
+    bpp = rt.payload_bytes[0] * 8 / (pixels.shape[2] * pixels.shape[3])
+    assert 0.02 < bpp < 3 and rt.psnr_db[0] > manifest.metrics["psnr_db"] - 8
+
+
+@needs_levels
+@pytest.mark.skipif(not (SHARED_DATA / "photos").is_dir(), reason="the photo folder is not available")
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_manifest_figures_on_the_validation_photos(folder: Path) -> None:
+    from aecodec_training.datasets.photos import load_photo_dataset
+
+    manifest = load(folder)
+    crops = load_photo_dataset(SHARED_DATA / "photos").test_x
+    rt = round_trip(folder, manifest, crops)
+    assert float(rt.psnr_db.mean()) == pytest.approx(manifest.metrics["psnr_db"], abs=0.02)
+    assert float(rt.payload_bytes.mean()) == pytest.approx(manifest.metrics["bytes"], rel=0.002)
