@@ -44,34 +44,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "training"))
 from aecodec_training.datasets.idx import load_idx_dataset  # noqa: E402
 from aecodec_training.datasets.photos import load_photos  # noqa: E402
+from corruptions import erase, gaussian, psnr  # noqa: E402
 
 MODEL = "denoise-any"
 SEED_MODEL = "mnist-denoise"
 DIGIT_SIGMAS = (0.1, 0.3, 0.5)
 PHOTO_SIGMAS = (0.0, 2.0, 5.0, 15.0, 25.0, 50.0)
 Method = Callable[[np.ndarray, float | None], np.ndarray]
-
-
-# -- corruptions (uint8 in, uint8 out) ---------------------------------------------------------------------
-
-
-def gaussian(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """Additive Gaussian noise, sigma on 0-255, clipped and rounded to 8 bits."""
-    return np.clip(np.rint(img + rng.standard_normal(img.shape) * sigma), 0, 255).astype(np.uint8)
-
-
-def erase(img: np.ndarray, count: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    out = img.copy()
-    h, w = img.shape[:2]
-    for _ in range(count):
-        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-        out[y : y + size, x : x + size] = 0
-    return out
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * float(np.log10(255.0**2 / max(mse, 1e-10)))
 
 
 # -- classical denoisers: blind (noise estimated from the image), except CBM3D which is told sigma -----------

@@ -39,6 +39,7 @@ from aecodec_service.runtime.erasure import erased_rectangles  # noqa: E402
 from aecodec_service.runtime.noise import estimate_sigma  # noqa: E402
 from aecodec_training.datasets.idx import load_idx_dataset  # noqa: E402
 from aecodec_training.datasets.photos import load_photos  # noqa: E402
+from corruptions import erase, gaussian, psnr  # noqa: E402
 
 PHOTO_SIGMAS = (0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 7.0, 10.0, 15.0, 25.0, 50.0)
 LIGHT = tuple(s for s in PHOTO_SIGMAS if s <= 7.0)  # the levels tau is judged on
@@ -71,15 +72,6 @@ class Model:
         return out
 
 
-def noisy(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    return np.clip(np.rint(img + rng.standard_normal(img.shape) * sigma), 0, 255).astype(np.uint8)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * float(np.log10(255.0**2 / max(mse, 1e-10)))
-
-
 def levels_of(img: np.ndarray) -> np.ndarray:
     return img.transpose(2, 0, 1) if img.ndim == 3 else img
 
@@ -89,7 +81,7 @@ def photo_rows(model: Model, photos: list[np.ndarray], rng: np.random.Generator)
     for s in PHOTO_SIGMAS:
         rows[f"{s:g}"] = []
         for ph in photos:
-            n = noisy(ph, s, rng)
+            n = gaussian(ph, s, rng)
             hat = estimate_sigma(levels_of(n))
             outs = model(n, {"blind": None, "estimate": hat, "told": s})
             before = psnr(n, ph)
@@ -106,7 +98,7 @@ def digit_rows(model: Model, digits: np.ndarray, rng: np.random.Generator) -> di
     for s in DIGIT_SIGMAS:
         hats, gains = [], {m: [] for m in MODES}
         for d in digits:
-            n = noisy(d, s * 255, rng)
+            n = gaussian(d, s * 255, rng)
             hat = estimate_sigma(n)
             hats.append(hat)
             outs = model(np.repeat(n[..., None], 3, axis=2), {"blind": None, "estimate": hat, "told": s * 255})
@@ -119,15 +111,6 @@ def digit_rows(model: Model, digits: np.ndarray, rng: np.random.Generator) -> di
             "sigma_hat_p95": float(np.quantile(hats, 0.95)),
         } | {f"{m}_gain": float(np.mean(g)) for m, g in gains.items()}
         print(f"digits sigma {s:g}: {out[f'{s:g}']}", flush=True)
-    return out
-
-
-def erase(img: np.ndarray, count: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    out = img.copy()
-    h, w = img.shape[:2]
-    for _ in range(count):
-        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-        out[y : y + size, x : x + size] = 0
     return out
 
 
