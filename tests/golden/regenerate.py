@@ -56,7 +56,7 @@ def compute(model_dir: Path = REPO / "models") -> dict[str, dict[str, str]]:
                 prepared = to_model_input(data, rt.manifest.input, max_pixels=1 << 24, resize=False)
                 outs = rt.encoder.run(prepared.x)
                 names = rt.codec.latent_names  # a hyperprior codes two encoder outputs
-                latent = outs[0] if len(names) == 1 else dict(zip(names, outs, strict=False))
+                latent = outs[0] if len(names) == 1 else dict(zip(names, outs, strict=True))
                 for bits in (8, 4) if rt.manifest.kind != "codec" else (8,):  # a codec's prior fixes its bits
                     depth = bits if rt.codec.bit_depths else None
                     payload = rt.codec.encode(latent, [(prepared.width, prepared.height)], [prepared.mode], depth)[0]

@@ -97,8 +97,8 @@ def _high(name: str, wire_id: int, lam: float) -> Level:
     return _photo(name, wire_id, step, _tune(name, lam, 100, f"{name}-step", decay_at=0.75))
 
 
-def _photo(name: str, wire_id: int, *stages: Stage, shipped: bool = True) -> Level:
-    return Level(name, wire_id, "photos", (_PHOTO_Q2, *stages), model="hyperprior-codec", shipped=shipped)
+def _photo(name: str, wire_id: int, *stages: Stage) -> Level:
+    return Level(name, wire_id, "photos", (_PHOTO_Q2, *stages), model="hyperprior-codec")
 
 
 LEVELS: dict[str, Level] = {
