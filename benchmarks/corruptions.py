@@ -1,4 +1,4 @@
-"""Corruptions and the PSNR the denoising benchmarks score them with (uint8 in, uint8 out)."""
+"""Corruptions the denoising benchmarks score (uint8 in, uint8 out); scored with ``aecodec_wire.quality``."""
 
 from __future__ import annotations
 
@@ -19,8 +19,3 @@ def erase(img: np.ndarray, count: int, size: int, rng: np.random.Generator) -> n
         out[y : y + size, x : x + size] = 0
     return out
 
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB on 0-255; identical images score 100 dB rather than infinity."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * float(np.log10(255.0**2 / max(mse, 1e-10)))

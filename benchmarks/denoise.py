@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "training"))
 from aecodec_training.datasets.idx import load_idx_dataset  # noqa: E402
 from aecodec_training.datasets.photos import load_photos  # noqa: E402
-from corruptions import erase, gaussian, psnr  # noqa: E402
+from aecodec_wire.quality import psnr  # noqa: E402
+from corruptions import erase, gaussian  # noqa: E402
 
 MODEL = "denoise-any"
 SEED_MODEL = "mnist-denoise"

@@ -39,7 +39,8 @@ from aecodec_service.runtime.erasure import erased_rectangles  # noqa: E402
 from aecodec_service.runtime.noise import estimate_sigma  # noqa: E402
 from aecodec_training.datasets.idx import load_idx_dataset  # noqa: E402
 from aecodec_training.datasets.photos import load_photos  # noqa: E402
-from corruptions import erase, gaussian, psnr  # noqa: E402
+from aecodec_wire.quality import psnr  # noqa: E402
+from corruptions import erase, gaussian  # noqa: E402
 
 PHOTO_SIGMAS = (0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 7.0, 10.0, 15.0, 25.0, 50.0)
 LIGHT = tuple(s for s in PHOTO_SIGMAS if s <= 7.0)  # the levels tau is judged on

@@ -6,7 +6,7 @@ The learned levels go through the real service: a uvicorn server on a loopback p
 folder holding just these levels (or ``--url`` of a running one), ``POST /encode`` of the PNG, ``POST /decode``
 of the payload; bits per pixel count the whole payload. JPEG (Pillow, optimize), WebP (method 6) and AVIF
 (pillow-avif-plugin, speed 6) are swept over their quality settings on the same full-size photographs. PSNR
-is RGB PSNR on 8-bit pixels (``aecodec_training.psnr``, the project's one PSNR); every figure is the mean over
+is RGB PSNR on 8-bit pixels (``aecodec_wire.quality``, the project's one PSNR); every figure is the mean over
 the photographs. Also times encode + decode of a 768x512 crop through the service. Writes
 results/photo_codec/{results.json,results.md,rd.png}.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from aecodec_training.datasets.photos import load_photos
-from aecodec_training.psnr import psnr_per_image
+from aecodec_wire.quality import psnr
 from PIL import Image
 
 try:
@@ -43,10 +43,6 @@ WEBP_Q = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
 AVIF_Q = (5, 15, 25, 35, 45, 55, 65, 75)
 OUT = Path("results/photo_codec")
 
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """RGB PSNR of one decoded image, by the project's one PSNR (``aecodec_training.psnr``)."""
-    return float(psnr_per_image(a[None], b[None])[0])
 
 
 def classical(images: list[np.ndarray], fmt: str, quality: int) -> tuple[float, float]:

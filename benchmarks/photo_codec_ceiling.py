@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from aecodec_training.datasets.photos import centre_crop, load_photos
 from aecodec_training.onnx_io import session
-from aecodec_training.psnr import psnr_per_image
 from aecodec_training.realpath import round_trip
 from aecodec_wire.manifest import DECODER_FILE, ENCODER_FILE, load
+from aecodec_wire.quality import psnr_per_image
 
 OUT = Path("results/photo_codec")
 

@@ -18,33 +18,16 @@ from pathlib import Path
 import numpy as np
 import pillow_avif  # noqa: F401  (registers AVIF with Pillow)
 from aecodec_training.datasets import load_dataset
-from aecodec_training.psnr import psnr_per_image
 from aecodec_training.rd import pillow
 from aecodec_training.realpath import round_trip
 from aecodec_wire.manifest import load
+from aecodec_wire.quality import psnr_per_image, ssim_per_image
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results" / "rate_distortion"
 SWEEPS = {"jpeg": [5, 10, 20, 30, 50, 75, 90], "webp": [0, 10, 20, 30, 50, 75], "avif": [0, 10, 30, 50]}
 PCA_K = {"mnist": [8, 16, 32, 49], "cifar10": [32, 64, 128, 256]}
 
-
-def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Mean SSIM per image (Wang et al. 2004: 11x11 Gaussian, sigma 1.5, K1 .01, K2 .03, valid window);
-    (N, C, H, W) uint8 -> (N,), channels averaged."""
-    g = np.exp(-((np.arange(11) - 5) ** 2) / (2 * 1.5**2))
-    g /= g.sum()
-
-    def blur(x: np.ndarray) -> np.ndarray:  # separable valid filtering over the last two axes
-        x = np.lib.stride_tricks.sliding_window_view(x, 11, axis=-1) @ g
-        return np.lib.stride_tricks.sliding_window_view(x, 11, axis=-2) @ g
-
-    x, y = a.astype(np.float64), b.astype(np.float64)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mx, my = blur(x), blur(y)
-    vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
-    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
-    return s.reshape(len(a), -1).mean(1)
 
 
 def load_images(dataset: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +42,7 @@ def point(x: np.ndarray, rec: np.ndarray, nbytes: np.ndarray, **extra: float) ->
         "bytes": float(nbytes.mean()),
         "bpp": float(nbytes.mean() * 8 / pixels),
         "psnr": float(psnr_per_image(x, rec).mean()),
-        "ssim": float(ssim(x, rec).mean()),
+        "ssim": float(ssim_per_image(x, rec).mean()),
     }
     return out | {k: float(v) for k, v in extra.items()}
 
@@ -77,7 +60,7 @@ def classical(x: np.ndarray, avif_limit: int) -> dict[str, list[dict[str, float]
             ref, rec, sizes = fn(q)
             out[name].append(point(ref, rec, sizes, quality=q, images=len(ref)))
     rec, sizes = pillow(x, "PNG", optimize=True)
-    out["png"] = [point(x, rec, sizes, images=len(x))]  # lossless: the PSNR cap (psnr.MAX_PSNR_DB), SSIM 1
+    out["png"] = [point(x, rec, sizes, images=len(x))]  # lossless: the PSNR cap (quality.MAX_PSNR_DB), SSIM 1
     return out
 
 

@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pytest
 from aecodec_service.runtime import classical
-from aecodec_service.runtime.quality import psnr, ssim
+from aecodec_wire.quality import psnr, ssim
 from PIL import Image
 
 from tests.service.conftest import DIGITS, SHIPPED, Running, serve

@@ -13,6 +13,7 @@ import time
 from typing import Annotated
 
 import numpy as np
+from aecodec_wire import quality
 from aecodec_wire.quantize import MAX_BITS, MIN_BITS
 from aecodec_wire.uniform_codec import DEFAULT_BITS
 from fastapi import APIRouter, Query, Request
@@ -23,7 +24,7 @@ from .. import openapi
 from ..bodies import read_images
 from ..core.errors import ApiError, echo
 from ..deps import ModelName, ServiceDep, resolve_model
-from ..runtime import classical, quality
+from ..runtime import classical
 from ..runtime.errors import BadImage
 from ..runtime.imaging import _to_mode
 
