@@ -25,6 +25,7 @@ import numpy as np
 
 from . import payload
 from .errors import CorruptPayload
+from .image_extras import Extras, per_image
 from .latent_codec import Geometry, Latents, SideModel
 from .manifest import Manifest
 from .v1 import payload_pb2 as pb
@@ -120,7 +121,12 @@ class HyperpriorCodec:
 
     # --- LatentCodec ----------------------------------------------------------------------------------
     def encode(
-        self, latents: Latents, sizes: Sequence[tuple[int, int]], modes: Sequence[str], bits: int | None = None
+        self,
+        latents: Latents,
+        sizes: Sequence[tuple[int, int]],
+        modes: Sequence[str],
+        bits: int | None = None,
+        extras: Sequence[Extras] | None = None,
     ) -> list[bytes]:
         """latents {"latent": (N, M, h, w), "side": (N, Z, h/4, w/4)} -> N compact payloads."""
         if bits is not None:
@@ -128,7 +134,10 @@ class HyperpriorCodec:
         if not isinstance(latents, Mapping):
             raise ValueError("a hyperprior codec needs the encoder's 'latent' and 'side' outputs")
         out = []
-        for y, z, (width, height), mode in zip(latents["latent"], latents[SIDE], sizes, modes, strict=True):
+        each = per_image(extras, len(sizes))
+        for y, z, (width, height), mode, extra in zip(
+            latents["latent"], latents[SIDE], sizes, modes, each, strict=True
+        ):
             encoder = RangeEncoder()
             z_sym = self._z_symbols(z)
             for row, model in zip(z_sym, self._z_models, strict=True):
@@ -143,7 +152,7 @@ class HyperpriorCodec:
                 if e:
                     _encode_excess(encoder, int(e))
             code = pb.CompactCode(data=encoder.get_compressed().astype("<u4").tobytes())
-            self.geometry.write(code, tuple(y.shape), width, height, mode)
+            self.geometry.write(code, tuple(y.shape), width, height, mode, extra)
             out.append(payload.pack_compact(code, self.wire_id, self._key))
         return out
 

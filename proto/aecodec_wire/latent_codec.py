@@ -23,7 +23,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from . import image_extras
 from .errors import CorruptPayload
+from .image_extras import Extras
 from .manifest import Manifest
 from .payload import MODE_TO_PB, Code
 from .v1 import payload_pb2 as pb
@@ -43,9 +45,15 @@ class LatentCodec(Protocol):
     bit_depths: tuple[int, ...]  # choices of ``bits``; empty when the codec has one fixed rate
 
     def encode(
-        self, latents: Latents, sizes: Sequence[tuple[int, int]], modes: Sequence[str], bits: int | None = None
+        self,
+        latents: Latents,
+        sizes: Sequence[tuple[int, int]],
+        modes: Sequence[str],
+        bits: int | None = None,
+        extras: Sequence[Extras] | None = None,
     ) -> list[bytes]:
-        """(N, ...) latents -> N payloads; ``sizes`` are the originals' (width, height)."""
+        """(N, ...) latents -> N payloads; ``sizes`` are the originals' (width, height); ``extras`` their ICC
+        profiles and alpha planes (None: none of them has either)."""
         ...
 
     def decode(self, code: Code, *, max_pixels: int | None = None) -> np.ndarray:
@@ -84,7 +92,15 @@ class Geometry:
         m = self.manifest.input.pad_multiple
         return self.manifest.latent_shape_for(-(-height // m) * m, -(-width // m) * m)
 
-    def write(self, code: Code, latent_shape: tuple[int, ...], width: int, height: int, mode: str) -> None:
+    def write(
+        self,
+        code: Code,
+        latent_shape: tuple[int, ...],
+        width: int,
+        height: int,
+        mode: str,
+        extras: Extras = image_extras.NONE,
+    ) -> None:
         """Set the header fields, leaving at their proto3 default (no bytes) those the model fixes."""
         omitted = self.native_latent
         if omitted is None and self._omit_implied:
@@ -95,6 +111,7 @@ class Geometry:
             code.width, code.height = width, height
         if mode != self.native_mode:
             code.mode = MODE_TO_PB[mode]
+        image_extras.write(code, extras)
 
     def fill(self, code: Code) -> None:
         """Write back the fields the encoder left out because the model fixes them."""
@@ -112,7 +129,8 @@ class Geometry:
         """Refuse a (filled) header this model cannot decode, before any work its sizes imply.
 
         A fixed-size model takes exactly its latent shape; an any-size model the latent shape its width
-        and height imply. The decoded image (width x height) must be within ``max_pixels``."""
+        and height imply. The decoded image (width x height) must be within ``max_pixels``; the optional ICC
+        profile and alpha plane within theirs (image_extras.py)."""
         name = self.manifest.name
         width, height = code.width, code.height
         if not width or not height:
@@ -134,4 +152,5 @@ class Geometry:
             )
         if math.prod(shape) > MAX_LATENT_VALUES:
             raise CorruptPayload(f"payload latent shape {list(shape)} is too large")
+        image_extras.check(code)
         return shape

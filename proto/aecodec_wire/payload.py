@@ -221,10 +221,12 @@ class PayloadInfo:
     size: int  # bytes on the wire
     latent_bytes: int  # of which the entropy-coded latent
     wire_id: int | None = None  # set for a codec model's compact payload, which names its model by this id
+    icc_profile_bytes: int = 0  # the image's ICC profile, carried byte for byte (0: none, i.e. sRGB)
+    alpha_bytes: int = 0  # the losslessly coded alpha plane (0: none, opaque)
 
     @property
     def header_bytes(self) -> int:
-        return self.size - self.latent_bytes
+        return self.size - self.latent_bytes - self.icc_profile_bytes - self.alpha_bytes
 
 
 def inspect(data: bytes) -> PayloadInfo:
@@ -237,6 +239,8 @@ def inspect(data: bytes) -> PayloadInfo:
         mode=PB_TO_MODE.get(code.mode, "native"),
         size=len(data),
         latent_bytes=len(code.data),
+        icc_profile_bytes=len(code.icc_profile),
+        alpha_bytes=len(code.alpha),
     )
     if isinstance(code, pb.CompactCode):
         wire_id = wire_id_of(code)

@@ -16,6 +16,7 @@ import numpy as np
 from . import payload
 from .entropy import ChannelTables
 from .errors import CorruptPayload
+from .image_extras import Extras, per_image
 from .latent_codec import Geometry, Latents, primary
 from .manifest import Manifest
 from .payload import unpack_compact
@@ -87,16 +88,22 @@ class PriorCodec:
         return self.tables.decode(padded, rows).reshape(shape)
 
     def encode(
-        self, latents: Latents, sizes: Sequence[tuple[int, int]], modes: Sequence[str], bits: int | None = None
+        self,
+        latents: Latents,
+        sizes: Sequence[tuple[int, int]],
+        modes: Sequence[str],
+        bits: int | None = None,
+        extras: Sequence[Extras] | None = None,
     ) -> list[bytes]:
         """(N, C, *spatial) latents -> N compact payloads. ``bits`` must be None: the prior fixes the rate."""
         if bits is not None:
             raise ValueError(f"model {self.manifest.name!r} codes at the rate its prior fixes: bits does not apply")
         out = []
-        for lat, (width, height), mode in zip(primary(latents), sizes, modes, strict=True):
+        rows = primary(latents)
+        for lat, (width, height), mode, extra in zip(rows, sizes, modes, per_image(extras, len(rows)), strict=True):
             sym = self.symbols(lat)
             code = pb.CompactCode(data=self.code_latent(sym))
-            self.geometry.write(code, sym.shape, width, height, mode)
+            self.geometry.write(code, sym.shape, width, height, mode, extra)
             out.append(payload.pack_compact(code, self.wire_id, self._key))
         return out
 

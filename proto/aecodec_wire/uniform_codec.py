@@ -13,6 +13,7 @@ import numpy as np
 from . import payload
 from .entropy import ChannelTables
 from .errors import CorruptPayload, ModelMismatch
+from .image_extras import Extras, per_image
 from .latent_codec import Geometry, Latents, primary
 from .manifest import Manifest
 from .quantize import MAX_BITS, MIN_BITS, check_bits, dequantize, quantize, tables_for_bits
@@ -51,7 +52,12 @@ class UniformCodec:
         return quantize(latents, self._lo, self._hi, bits) if latents.ndim != 2 else self._quantize_flat(latents, bits)
 
     def encode(
-        self, latents: Latents, sizes: Sequence[tuple[int, int]], modes: Sequence[str], bits: int | None = None
+        self,
+        latents: Latents,
+        sizes: Sequence[tuple[int, int]],
+        modes: Sequence[str],
+        bits: int | None = None,
+        extras: Sequence[Extras] | None = None,
     ) -> list[bytes]:
         """(N, C, *spatial) latents -> N payloads; sizes are the originals' (width, height)."""
         bits = DEFAULT_BITS if bits is None else bits
@@ -59,7 +65,9 @@ class UniformCodec:
         symbols = self.symbols(primary(latents), bits)
         tables = self.tables(bits)
         out = []
-        for sym, (width, height), mode in zip(symbols, sizes, modes, strict=True):
+        for sym, (width, height), mode, extra in zip(
+            symbols, sizes, modes, per_image(extras, len(symbols)), strict=True
+        ):
             code = pb.LatentCode(
                 format_version=payload.FORMAT_VERSION,
                 model=self.manifest.name,
@@ -68,7 +76,7 @@ class UniformCodec:
                 bits=bits,
                 data=tables.encode(sym),
             )
-            self.geometry.write(code, sym.shape, width, height, mode)
+            self.geometry.write(code, sym.shape, width, height, mode, extra)
             out.append(payload.pack(code))
         return out
 

@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x65\x63odec_wire/v1/payload.proto\x12\x0f\x61\x65\x63odec.wire.v1\"\xf4\x01\n\nLatentCode\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\r\n\x05model\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\x0c\x12\x14\n\x0clatent_shape\x18\x04 \x03(\r\x12-\n\tquantizer\x18\x05 \x01(\x0e\x32\x1a.aecodec.wire.v1.Quantizer\x12\x0c\n\x04\x62its\x18\x06 \x01(\r\x12\r\n\x05width\x18\x07 \x01(\r\x12\x0e\n\x06height\x18\x08 \x01(\r\x12(\n\x04mode\x18\t \x01(\x0e\x32\x1a.aecodec.wire.v1.ImageMode\x12\x0c\n\x04\x64\x61ta\x18\n \x01(\x0c\"&\n\x07Payload\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x0c\x12\r\n\x05\x63rc32\x18\x02 \x01(\x07\"\x8f\x01\n\x0b\x43ompactCode\x12\r\n\x05\x63heck\x18\x03 \x01(\x07\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\x12\r\n\x05width\x18\x06 \x01(\r\x12\x0e\n\x06height\x18\x07 \x01(\r\x12(\n\x04mode\x18\x08 \x01(\x0e\x32\x1a.aecodec.wire.v1.ImageMode\x12\x14\n\x0clatent_shape\x18\t \x03(\rJ\x04\x08\x04\x10\x05*u\n\tImageMode\x12\x1a\n\x16IMAGE_MODE_UNSPECIFIED\x10\x00\x12\x10\n\x0cIMAGE_MODE_L\x10\x01\x12\x12\n\x0eIMAGE_MODE_RGB\x10\x02\x12\x13\n\x0fIMAGE_MODE_RGBA\x10\x03\x12\x11\n\rIMAGE_MODE_LA\x10\x04*b\n\tQuantizer\x12\x19\n\x15QUANTIZER_UNSPECIFIED\x10\x00\x12\x1b\n\x17QUANTIZER_UNIFORM_TABLE\x10\x01\"\x04\x08\x02\x10\x02*\x17QUANTIZER_LEARNED_PRIORb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x65\x63odec_wire/v1/payload.proto\x12\x0f\x61\x65\x63odec.wire.v1\"\x98\x02\n\nLatentCode\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\r\n\x05model\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\x0c\x12\x14\n\x0clatent_shape\x18\x04 \x03(\r\x12-\n\tquantizer\x18\x05 \x01(\x0e\x32\x1a.aecodec.wire.v1.Quantizer\x12\x0c\n\x04\x62its\x18\x06 \x01(\r\x12\r\n\x05width\x18\x07 \x01(\r\x12\x0e\n\x06height\x18\x08 \x01(\r\x12(\n\x04mode\x18\t \x01(\x0e\x32\x1a.aecodec.wire.v1.ImageMode\x12\x0c\n\x04\x64\x61ta\x18\n \x01(\x0c\x12\x13\n\x0bicc_profile\x18\x0b \x01(\x0c\x12\r\n\x05\x61lpha\x18\x0c \x01(\x0c\"&\n\x07Payload\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x0c\x12\r\n\x05\x63rc32\x18\x02 \x01(\x07\"\xb3\x01\n\x0b\x43ompactCode\x12\r\n\x05\x63heck\x18\x03 \x01(\x07\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\x12\r\n\x05width\x18\x06 \x01(\r\x12\x0e\n\x06height\x18\x07 \x01(\r\x12(\n\x04mode\x18\x08 \x01(\x0e\x32\x1a.aecodec.wire.v1.ImageMode\x12\x14\n\x0clatent_shape\x18\t \x03(\r\x12\x13\n\x0bicc_profile\x18\n \x01(\x0c\x12\r\n\x05\x61lpha\x18\x0b \x01(\x0cJ\x04\x08\x04\x10\x05*u\n\tImageMode\x12\x1a\n\x16IMAGE_MODE_UNSPECIFIED\x10\x00\x12\x10\n\x0cIMAGE_MODE_L\x10\x01\x12\x12\n\x0eIMAGE_MODE_RGB\x10\x02\x12\x13\n\x0fIMAGE_MODE_RGBA\x10\x03\x12\x11\n\rIMAGE_MODE_LA\x10\x04*b\n\tQuantizer\x12\x19\n\x15QUANTIZER_UNSPECIFIED\x10\x00\x12\x1b\n\x17QUANTIZER_UNIFORM_TABLE\x10\x01\"\x04\x08\x02\x10\x02*\x17QUANTIZER_LEARNED_PRIORb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aecodec_wire.v1.payload_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMAGEMODE']._serialized_start=483
-  _globals['_IMAGEMODE']._serialized_end=600
-  _globals['_QUANTIZER']._serialized_start=602
-  _globals['_QUANTIZER']._serialized_end=700
+  _globals['_IMAGEMODE']._serialized_start=555
+  _globals['_IMAGEMODE']._serialized_end=672
+  _globals['_QUANTIZER']._serialized_start=674
+  _globals['_QUANTIZER']._serialized_end=772
   _globals['_LATENTCODE']._serialized_start=51
-  _globals['_LATENTCODE']._serialized_end=295
-  _globals['_PAYLOAD']._serialized_start=297
-  _globals['_PAYLOAD']._serialized_end=335
-  _globals['_COMPACTCODE']._serialized_start=338
-  _globals['_COMPACTCODE']._serialized_end=481
+  _globals['_LATENTCODE']._serialized_end=331
+  _globals['_PAYLOAD']._serialized_start=333
+  _globals['_PAYLOAD']._serialized_end=371
+  _globals['_COMPACTCODE']._serialized_start=374
+  _globals['_COMPACTCODE']._serialized_end=553
 # @@protoc_insertion_point(module_scope)

@@ -28,7 +28,7 @@ QUANTIZER_UNSPECIFIED: Quantizer
 QUANTIZER_UNIFORM_TABLE: Quantizer
 
 class LatentCode(_message.Message):
-    __slots__ = ("format_version", "model", "model_version", "latent_shape", "quantizer", "bits", "width", "height", "mode", "data")
+    __slots__ = ("format_version", "model", "model_version", "latent_shape", "quantizer", "bits", "width", "height", "mode", "data", "icc_profile", "alpha")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,8 @@ class LatentCode(_message.Message):
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    ICC_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     model: str
     model_version: bytes
@@ -49,7 +51,9 @@ class LatentCode(_message.Message):
     height: int
     mode: ImageMode
     data: bytes
-    def __init__(self, format_version: _Optional[int] = ..., model: _Optional[str] = ..., model_version: _Optional[bytes] = ..., latent_shape: _Optional[_Iterable[int]] = ..., quantizer: _Optional[_Union[Quantizer, str]] = ..., bits: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., mode: _Optional[_Union[ImageMode, str]] = ..., data: _Optional[bytes] = ...) -> None: ...
+    icc_profile: bytes
+    alpha: bytes
+    def __init__(self, format_version: _Optional[int] = ..., model: _Optional[str] = ..., model_version: _Optional[bytes] = ..., latent_shape: _Optional[_Iterable[int]] = ..., quantizer: _Optional[_Union[Quantizer, str]] = ..., bits: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., mode: _Optional[_Union[ImageMode, str]] = ..., data: _Optional[bytes] = ..., icc_profile: _Optional[bytes] = ..., alpha: _Optional[bytes] = ...) -> None: ...
 
 class Payload(_message.Message):
     __slots__ = ("code", "crc32")
@@ -60,17 +64,21 @@ class Payload(_message.Message):
     def __init__(self, code: _Optional[bytes] = ..., crc32: _Optional[int] = ...) -> None: ...
 
 class CompactCode(_message.Message):
-    __slots__ = ("check", "data", "width", "height", "mode", "latent_shape")
+    __slots__ = ("check", "data", "width", "height", "mode", "latent_shape", "icc_profile", "alpha")
     CHECK_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     LATENT_SHAPE_FIELD_NUMBER: _ClassVar[int]
+    ICC_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
     check: int
     data: bytes
     width: int
     height: int
     mode: ImageMode
     latent_shape: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, check: _Optional[int] = ..., data: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., mode: _Optional[_Union[ImageMode, str]] = ..., latent_shape: _Optional[_Iterable[int]] = ...) -> None: ...
+    icc_profile: bytes
+    alpha: bytes
+    def __init__(self, check: _Optional[int] = ..., data: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., mode: _Optional[_Union[ImageMode, str]] = ..., latent_shape: _Optional[_Iterable[int]] = ..., icc_profile: _Optional[bytes] = ..., alpha: _Optional[bytes] = ...) -> None: ...
