@@ -14,14 +14,13 @@ import torch
 from aecodec_training import onnx_io
 from aecodec_training.checkpoint import load_checkpoint, save_checkpoint
 from aecodec_training.cli import app
-from aecodec_training.codec.hyperprior import HyperpriorCodec, HyperpriorConfig, gaussian_tables
-from aecodec_training.codec.photo import main as convert_photo_run
-from aecodec_training.config import Objective, TrainConfig
+from aecodec_training.config import TrainConfig
 from aecodec_training.datasets import load_dataset
 from aecodec_training.datasets.photos import EPOCH_CROPS, PATCH
-from aecodec_training.psnr import psnr_per_image
+from aecodec_wire.quality import psnr_per_image
 from aecodec_training.realpath import round_trip, side_models
-from aecodec_training.trainer import Trainer, make_model
+from aecodec_training.models.hyperprior import HyperpriorCodec, HyperpriorConfig, gaussian_tables
+from aecodec_training.trainer import Trainer, load_init
 from aecodec_wire import unpack_any
 from aecodec_wire.codec_factory import codec_for
 from aecodec_wire.errors import CorruptPayload
@@ -97,7 +96,7 @@ def test_photo_dataset_draws_fresh_crops_per_epoch_and_holds_out_the_validation_
 def test_trains_and_resumes_through_the_one_trainer(photos: Path, run: Path, tmp_path: Path) -> None:
     state = load_checkpoint(run)
     assert state is not None and state["model_name"] == "hyperprior-codec" and state["epoch"] == 1
-    assert state["train_config"]["objective"]["lam"] == 0.01 and state["train_config"]["batch_size"] == 8
+    assert state["train_config"]["task"]["lam"] == 0.01 and state["train_config"]["batch_size"] == 8
     first = state["history"][0]
     assert first["psnr_db"] > 8 and first["est_bytes"] > 0
     resumed = tmp_path / "resumed"
@@ -190,13 +189,17 @@ def _old_run(folder: Path) -> dict:
 
 def test_init_from_an_earlier_photo_run_and_resume_its_conversion(photos: Path, tmp_path: Path) -> None:
     old = _old_run(tmp_path / "old")
-    cfg = TrainConfig(model="hyperprior-codec", dataset="photos", data_dir=str(photos), init=str(tmp_path / "old"))
-    model, init = make_model(cfg)
-    assert init is not None and init["seconds"] == 42.0
+    cfg = TrainConfig(
+        model="hyperprior-codec", dataset="photos", data_dir=str(photos), init=str(tmp_path / "old"), progress=False
+    )
+    init = load_init(cfg.init, cfg.model)
+    assert init["seconds"] == 42.0
+    model = Trainer(cfg, log=lambda _msg: None).model
     for key, value in old["model"].items():  # g_a, g_s, h_a, h_s, z_prior: the same names and weights
         assert torch.equal(model.state_dict()[key], value), key
     new = tmp_path / "new"
-    convert_photo_run([str(tmp_path / "old"), str(new), "--data-dir", str(photos)])
+    result = CliRunner().invoke(app, ["convert", str(tmp_path / "old"), str(new)])
+    assert result.exit_code == 0, result.output
     trainer = Trainer(
         TrainConfig(
             model="hyperprior-codec",
@@ -204,17 +207,17 @@ def test_init_from_an_earlier_photo_run_and_resume_its_conversion(photos: Path, 
             data_dir=str(photos),
             out=str(new),
             options={"hidden": 16, "latent": 24},  # the same architecture flags, as on every resume
-            objective=Objective(lam=0.0067),
+            task={"lam": 0.0067},
             progress=False,
         ),
         log=lambda _msg: None,
     )
-    assert trainer.epoch == 130 // 60 and trainer.seconds == 42.0
-    assert trainer.lineage["command"].startswith("python -m old && python -m aecodec_training.codec.photo ")
+    assert (trainer.epoch, trainer.step) == divmod(130, 60) and trainer.seconds == 42.0  # 60 steps an epoch
+    assert trainer.task.settings.lam == 0.0067  # type: ignore[attr-defined]
     moments = trainer.optimizer.state_dict()["state"][0]["exp_avg"]
     assert torch.equal(moments, old["optimizer"]["state"][0]["exp_avg"])
-    with pytest.raises(SystemExit, match="new folder"):
-        convert_photo_run([str(tmp_path / "old"), str(tmp_path / "old")])
+    again = CliRunner().invoke(app, ["convert", str(tmp_path / "old"), str(tmp_path / "old")])
+    assert again.exit_code != 0 and "new folder" in again.output
 
 
 def test_gaussian_tables_cover_their_scale() -> None:

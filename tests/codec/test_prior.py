@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from aecodec_training.codec import FactorizedPrior
+from aecodec_training.models import FactorizedPrior
 from aecodec_wire.errors import CorruptPayload
 from aecodec_wire.payload import is_compact, unpack_compact
 from aecodec_wire.prior_codec import PriorCodec

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 from aecodec_training.checkpoint import load_checkpoint
-from aecodec_training.codec import CodecConfig, RDCodec
-from aecodec_training.config import Objective, TrainConfig
-from aecodec_training.models import build_model, recipe
+from aecodec_training.config import TrainConfig
+from aecodec_training.models import CodecConfig, RDCodec
+from aecodec_training.registry import build_model, recipe
+from aecodec_training.tasks import RateDistortionTask
 from aecodec_training.trainer import Trainer
 from training.helpers import make_idx_folder
 
@@ -50,7 +51,7 @@ def test_registered_with_a_codec_recipe() -> None:
     model = build_model("rd-codec", hidden=8, latent=4, height=28, width=28)
     assert isinstance(model, RDCodec) and model.kind == "codec"
     r = recipe("rd-codec")
-    assert r.objective.lam > 0 and r.clip > 0 and r.image_from_data
+    assert r.task is RateDistortionTask and r.settings["lam"] > 0 and r.clip > 0 and r.image_from_data
     assert "prior" in model.wire_fields()  # export writes the integer tables into the manifest
 
 
@@ -87,7 +88,7 @@ def test_decoder_fine_tuning_keeps_the_payloads(tmp_path: Path) -> None:
         tmp_path / "tuned",
         lr=1e-2,
         init=str(tmp_path / "base"),
-        objective=Objective(lam=1.0, decoder_only=True),
+        task={"lam": 1.0, "decoder_only": True},
         command="second",
     )
     Trainer(tuned, log=lambda _m: None).fit()

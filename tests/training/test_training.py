@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 from aecodec_training.checkpoint import load_checkpoint
-from aecodec_training.config import Objective, TrainConfig
-from aecodec_training.metrics import evaluate
-from aecodec_training.objectives import batch_loss, corrupt
+from aecodec_training.config import TrainConfig
+from aecodec_training.tasks import DenoisingTask, SparseTask
+from aecodec_training.tasks.reconstruction import DenoisingSettings, SparseSettings
 from aecodec_training.trainer import Trainer
 
 
@@ -38,7 +38,7 @@ def test_each_objective_trains(mnist_dir: Path, tmp_path: Path, model: str, opti
     trainer = Trainer(
         config(mnist_dir, tmp_path / "run", model=model, epochs=epochs, options=options), log=lambda _m: None
     )
-    untrained = evaluate(trainer.model, trainer.test_x, trainer.cfg.loss_terms, full=True)["psnr_db"]
+    untrained = trainer.task.final(trainer.model)["psnr_db"]
     final = trainer.fit()
     assert math.isfinite(final["test_mse"]) and math.isfinite(final["psnr_db"])
     assert final["psnr_db"] > untrained + 1.0  # it learned to reconstruct
@@ -48,49 +48,78 @@ def test_each_objective_trains(mnist_dir: Path, tmp_path: Path, model: str, opti
         assert 8 < final["noisy_psnr_db"] < 20
 
 
-def _loss(trainer: Trainer, objective: Objective) -> float:
+def _loss(trainer: Trainer) -> float:
     gen = torch.Generator().manual_seed(0)
-    x = trainer.train_x[:64]
+    x = trainer.task.train_x[:64]  # type: ignore[attr-defined]
     with torch.no_grad():
-        return float(batch_loss(trainer.model, trainer.model, x, gen, objective, train=False))
+        return float(trainer.task.batch_loss(trainer.model, trainer.model, x, gen))  # type: ignore[attr-defined]
 
 
 def test_denoiser_trains_on_corrupted_inputs(mnist_dir: Path, tmp_path: Path) -> None:
     trainer = Trainer(config(mnist_dir, tmp_path / "run", model="mlp-denoise", epochs=1), log=lambda _m: None)
     trainer.fit()
-    objective = trainer.cfg.loss_terms
-    assert objective == Objective(noise_sigma=0.5, patches=1, patch_size=8)  # the recipe's, unless overridden
-    x = trainer.train_x[:64]
-    noisy = corrupt(objective, x, trainer.model.input_range, torch.Generator().manual_seed(0))
+    task = trainer.task
+    assert isinstance(task, DenoisingTask)
+    assert task.settings == DenoisingSettings(noise_sigma=0.5, patches=1, patch_size=8)  # the recipe's
+    x = task.train_x[:64]
+    noisy = task.corrupt(x, trainer.model.input_range, torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = float(torch.nn.functional.mse_loss(trainer.model(noisy)[0], x))
         from_clean = float(torch.nn.functional.mse_loss(trainer.model(x)[0], x))
-    assert _loss(trainer, objective) == pytest.approx(expected, rel=1e-6)  # reconstruct x from corrupt(x)
+    assert _loss(trainer) == pytest.approx(expected, rel=1e-6)  # reconstruct x from corrupt(x)
     assert abs(expected - from_clean) > 1e-3
 
 
-def test_corruption_adds_noise_and_a_black_patch() -> None:
+def test_corruption_adds_noise_and_a_black_patch(mnist_dir: Path, tmp_path: Path) -> None:
     x = torch.ones(4, 1, 28, 28) * 0.5
-    out = corrupt(Objective(patches=1, patch_size=8), x, (-1.0, 1.0), torch.Generator().manual_seed(0))
+    task = Trainer(config(mnist_dir, tmp_path / "run", model="mlp-denoise", epochs=0), log=lambda _m: None).task
+    assert isinstance(task, DenoisingTask)
+    task.settings = DenoisingSettings(noise_sigma=0.0, patches=1, patch_size=8)
+    out = task.corrupt(x, (-1.0, 1.0), torch.Generator().manual_seed(0))
     assert ((out == -1.0).flatten(1).sum(1) == 64).all()  # exactly one 8x8 black square per image
-    noisy = corrupt(Objective(noise_sigma=0.5), x, (-1.0, 1.0), torch.Generator().manual_seed(0))
+    task.settings = DenoisingSettings(noise_sigma=0.5, patches=0)
+    noisy = task.corrupt(x, (-1.0, 1.0), torch.Generator().manual_seed(0))
     assert 0.4 < float((noisy - x).std()) < 0.55 and float(noisy.min()) >= -1.0 and float(noisy.max()) <= 1.0
 
 
 def test_l1_term_is_in_the_sparse_loss_and_makes_codes_sparse(mnist_dir: Path, tmp_path: Path) -> None:
     trainers = {}
     for weight in (0.0, 0.05):
-        cfg = config(mnist_dir, tmp_path / f"l1-{weight}", model="mlp-sparse", epochs=2)
-        cfg.objective = Objective(l1_weight=weight)
+        cfg = config(mnist_dir, tmp_path / f"l1-{weight}", model="mlp-sparse", epochs=2, task={"l1_weight": weight})
         trainers[weight] = Trainer(cfg, log=lambda _m: None)
         trainers[weight].fit()
     sparse = trainers[0.05]
+    task = sparse.task
+    assert isinstance(task, SparseTask)
     with torch.no_grad():
-        z = sparse.model.encode(sparse.train_x[:64])
-    expected = _loss(sparse, Objective()) + 0.05 * float(z.abs().mean())
-    assert _loss(sparse, Objective(l1_weight=0.05)) == pytest.approx(expected, rel=1e-5)
-    share = {w: evaluate(t.model, t.test_x, Objective())["near_zero_share"] for w, t in trainers.items()}
+        z = sparse.model.encode(task.train_x[:64])
+    with_l1 = _loss(sparse)
+    task.settings = SparseSettings(l1_weight=0.0)
+    assert with_l1 == pytest.approx(_loss(sparse) + 0.05 * float(z.abs().mean()), rel=1e-5)
+    share = {w: t.task.final(t.model)["near_zero_share"] for w, t in trainers.items()}
     assert share[0.05] > share[0.0] + 0.1, share
+
+
+def test_a_setting_the_task_does_not_have_is_refused(mnist_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--lam does not apply to a reconstruction task"):
+        Trainer(config(mnist_dir, tmp_path / "run", task={"lam": 3.0}), log=lambda _m: None)
+
+
+def test_resume_within_an_epoch_equals_uninterrupted(mnist_dir: Path, tmp_path: Path) -> None:
+    """A run stopped by its budget in the middle of an epoch continues on the very next batch."""
+    straight = Trainer(config(mnist_dir, tmp_path / "straight", model="mlp-denoise", epochs=1), log=lambda _m: None)
+    straight.fit()
+    first = Trainer(
+        config(mnist_dir, tmp_path / "resumed", model="mlp-denoise", epochs=1, minutes=1e-5), log=lambda _m: None
+    )
+    first.fit()
+    state = load_checkpoint(tmp_path / "resumed")
+    assert state is not None and state["epoch"] == 0 and 0 < state["step"] < first.task.steps_per_epoch
+    second = Trainer(config(mnist_dir, tmp_path / "resumed", model="mlp-denoise", epochs=1), log=lambda _m: None)
+    second.fit()
+    for a, b in zip(_weights(straight), _weights(second), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert (tmp_path / "resumed" / "train.log").read_text().count("resuming") == 1
 
 
 def _weights(trainer: Trainer) -> list[torch.Tensor]:

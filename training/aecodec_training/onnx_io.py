@@ -9,8 +9,6 @@ scale hyperprior's ``hyper_decoder.onnx``) lists one ``Graph`` more. ``export_gr
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,40 +28,6 @@ TOLERANCE = 1e-4
 
 class ExportError(RuntimeError):
     """An exported graph failed its check; nothing is left behind."""
-
-
-class Part(nn.Module):
-    """One graph of a model: a callable of the model as a module, so the weights export as initialisers."""
-
-    def __init__(self, model: nn.Module, fn: Callable[..., torch.Tensor | tuple[torch.Tensor, ...]]) -> None:
-        super().__init__()
-        self.model = model
-        self.fn = fn
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        return self.fn(*inputs)
-
-
-@dataclass
-class Graph:
-    """One ONNX file: its module, named example inputs (real ones when checking), output names, and the
-    axes that vary (batch, and the spatial axes of any-size models)."""
-
-    file: str
-    module: nn.Module
-    inputs: dict[str, torch.Tensor]
-    outputs: list[str]
-    dynamic: dict[str, dict[int, str]]
-
-    def run_torch(self) -> list[torch.Tensor]:
-        with torch.no_grad():
-            out = self.module(*self.inputs.values())
-        return list(out) if isinstance(out, tuple) else [out]
-
-
-def axes(ndim: int, spatial: bool) -> dict[int, str]:
-    """Batch axis, plus the last two (height, width) for any-size models."""
-    return {0: "batch", **({ndim - 2: "height", ndim - 1: "width"} if spatial else {})}
 
 
 def export_graphs(model: Autoencoder, example: torch.Tensor, folder: Path) -> None:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.ticker import MaxNLocator
 
-from .metrics import to_uint8
+from .tasks import to_uint8
 
 
 def loss_curves(histories: dict[str, list[dict[str, float]]], path: Path, key: str = "train_loss") -> None:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 from aecodec_wire.manifest import load
+from aecodec_wire.quality import psnr_per_image
 from PIL import Image
 
-from .psnr import psnr_per_image
 from .realpath import round_trip
 
 SWEEPS: dict[str, list[int]] = {

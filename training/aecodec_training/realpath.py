@@ -13,9 +13,9 @@ from aecodec_wire import unpack_any
 from aecodec_wire.codec_factory import codec_for
 from aecodec_wire.latent_codec import Latents, SideModel
 from aecodec_wire.manifest import DECODER_FILE, ENCODER_FILE, Manifest
+from aecodec_wire.quality import psnr_per_image
 
 from .onnx_io import session
-from .psnr import psnr_per_image
 
 PROVISIONAL_VERSION = "0" * 16  # a draft manifest's version while the figures that go into it are measured
 BATCH = 500

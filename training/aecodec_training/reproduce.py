@@ -10,7 +10,6 @@ import torch
 
 from .checkpoint import write_json
 from .config import TrainConfig
-from .metrics import evaluate
 from .models import param_count
 from .plots import image_grid, loss_curves
 from .trainer import Trainer
@@ -64,7 +63,7 @@ def run_reproduce(
         trainer = Trainer(cfg, log=log)
         final = trainer.fit()
         histories[name] = trainer.history
-        test_x = trainer.test_x
+        test_x = trainer.task.test_x  # type: ignore[attr-defined]
         with torch.inference_mode():
             recons.append(trainer.model.eval()(test_x[:GRID_IMAGES])[0].cpu())
         rows.append(
@@ -75,7 +74,7 @@ def run_reproduce(
                 "final_train_loss": (
                     trainer.history[-1]["train_loss"]
                     if trainer.history
-                    else evaluate(trainer.model, trainer.train_x, cfg.loss_terms)["test_mse"]
+                    else trainer.task.figures(trainer.model, trainer.task.train_x)["test_mse"]  # type: ignore[attr-defined]
                 ),
                 "test_mse": final["test_mse"],
                 "psnr_db": final["psnr_db"],

@@ -1,40 +1,41 @@
-"""The training loop: whole datasets on the device, one permutation per epoch, slices as batches.
+"""The one training loop. Every model trains here; what differs between families is its task (``tasks/``).
 
-Every model trains here, the rate-distortion codecs included: a wall-clock budget (``minutes``), gradient
-clipping that skips non-finite steps, one learning-rate drop late in the run, starting from another run's
-weights (``init``) and training the decoder alone are settings of the run (``TrainConfig``), not of a model.
+The trainer owns the step (forward under the run's precision, backward, gradient clipping that skips
+non-finite steps, Adam), the learning-rate schedule, the wall-clock budget, checkpoints and resume, DDP under
+torchrun and the device. Batches are addressed by (epoch, step) and every step's noise comes from a generator
+seeded by (seed, rank, epoch, step), so a run stopped anywhere (a checkpoint is written at every epoch's end
+and every ``checkpoint_minutes`` within one) resumes exactly where it was: weights, optimiser, schedule, data
+order. ``minutes`` is a budget of training seconds; a larger one extends a finished run.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from . import distributed as D
 from .checkpoint import METRICS, load_checkpoint, save_checkpoint, write_json
-from .codec.photo import upgrade_photo_checkpoint
 from .config import TrainConfig
-from .datasets import ImageDataset, load_dataset, to_float
-from .metrics import evaluate
-from .models import Autoencoder, build_model, recipe
-from .objectives import batch_loss
+from .legacy import upgrade
+from .models import Autoencoder
+from .registry import build_model, make_task, recipe, resolve
+from .tasks import At, Task
 
 EpochHook = Callable[[int, dict[str, float]], None]
-DECAY_FACTOR = 0.2  # the one learning-rate drop at ``decay_at``
-
-
-def load_data(cfg: TrainConfig) -> ImageDataset:
-    size = str(cfg.options.get("size") or "auto")
-    return load_dataset(
-        cfg.dataset, Path(cfg.data_dir), cfg.download, cfg.image_size, cfg.channels, cfg.fit, cfg.seed, size
-    )
+DECAY_FACTOR = 0.2  # the step schedule's one drop, at ``decay_at``
+COSINE_FLOOR = 0.05  # the cosine schedule ends at this share of the learning rate
+LOG_FILE = "train.log"
+STAND_IN_SHAPE = (1, 32, 32)
 
 
 def image_options(options: dict[str, Any], shape: tuple[int, int, int]) -> dict[str, Any]:
@@ -54,45 +55,15 @@ def image_options(options: dict[str, Any], shape: tuple[int, int, int]) -> dict[
     return out
 
 
-def make_model(cfg: TrainConfig, data: ImageDataset | None = None) -> tuple[Autoencoder, dict[str, Any] | None]:
-    """Build the model with seeded initial weights (or ``cfg.init``'s trained ones); returns it and, for an
-    init, that run's checkpoint. Image-shaped configs follow the dataset."""
-    torch.manual_seed(cfg.seed)
-    options = dict(cfg.options)
-    if recipe(cfg.model).image_from_data and data is not None:
-        options = image_options(options, data.shape)
-    init = None
-    if cfg.init:  # its architecture wins over the options
-        init = load_checkpoint(Path(cfg.init))
-        if init is None:
-            raise FileNotFoundError(f"--init {cfg.init}: no checkpoint.pt there (train that level first)")
-        init = upgrade_photo_checkpoint(init)  # a run of the earlier photo-codec loop reads as one of these
-        if init["model_name"] != cfg.model:
-            raise ValueError(f"--init {cfg.init} holds a {init['model_name']} run, not {cfg.model}")
-        options = init["model_config"]
-    model = build_model(cfg.model, **options)
-    if init is not None:
-        model.load_state_dict(init["model_state"])
-    if data is not None:
-        c, h, w = model.image_shape
-        if c != data.shape[0] or (h is not None and (h, w) != data.shape[1:]):
-            raise ValueError(
-                f"model {cfg.model} takes {model.image_shape} images, dataset {cfg.dataset} has {data.shape}"
-            )
-    return model, init
-
-
-def make_optimizer(model: Autoencoder, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam over the model's parameter groups (the decoder's alone for decoder-only training); the fused
-    kernel (one op for all tensors) is the fastest on CPU and CUDA alike."""
-    if cfg.loss_terms.decoder_only:
-        decoder = set(getattr(model, model.decoder_part).parameters())
-        for p in model.parameters():
-            p.requires_grad_(p in decoder)
-    groups = [g for g in model.param_groups(cfg.lr) if g["params"]]
-    if not groups:
-        return torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=cfg.lr)
-    return torch.optim.Adam(groups, lr=cfg.lr, fused=True)
+def load_init(path: str, model: str) -> dict[str, Any]:
+    """The checkpoint of the run ``--init`` names (older layouts converted), which must hold ``model``."""
+    state = load_checkpoint(Path(path))
+    if state is None:
+        raise FileNotFoundError(f"--init {path}: no checkpoint.pt there (train that run first)")
+    state = upgrade(state)
+    if state["model_name"] != model:
+        raise ValueError(f"--init {path} holds a {state['model_name']} run, not {model}")
+    return state
 
 
 def lineage(init: dict[str, Any] | None) -> dict[str, Any]:
@@ -108,82 +79,136 @@ def lineage(init: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def step_generator(device: torch.device, *seeds: int) -> torch.Generator:
+    """A generator for one step's noise, seeded by the step's coordinates (same after a resume)."""
+    return torch.Generator(device).manual_seed(int(np.random.SeedSequence(list(seeds)).generate_state(1)[0]))
+
+
 class Trainer:
     """Runs ``cfg``; call ``fit()``. Only rank 0 writes to ``cfg.run_dir``."""
 
     def __init__(self, cfg: TrainConfig, ctx: D.DistContext | None = None, log: Callable[[str], None] = print) -> None:
-        self.cfg = cfg
+        self.cfg = cfg = resolve(cfg)
         self.ctx = ctx or D.DistContext(device=D.pick_device(cfg.device))
-        self.log = log if self.ctx.main else (lambda _msg: None)
+        self._print = log if self.ctx.main else (lambda _msg: None)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         if self.ctx.device.type == "cpu":
             torch.set_flush_denormal(True)  # tiny Adam/gradient values otherwise hit slow denormal maths
-        self.data = load_data(cfg)
-        model, init = make_model(cfg, self.data)
-        self.model = model.to(self.ctx.device)
+        init = load_init(cfg.init, cfg.model) if cfg.init else None
+        options = dict(init["model_config"]) if init else dict(cfg.options)  # an init's architecture wins
+        follows_data = recipe(cfg.model).image_from_data and init is None
+        # the task needs the model's input range before the data (and so, for some models, the image) is known:
+        # a stand-in of the model at a nominal image shape tells it
+        nominal = image_options({k: v for k, v in options.items() if k != "size"}, STAND_IN_SHAPE)
+        stand_in = build_model(cfg.model, **(nominal if follows_data else options))
+        self.task: Task = make_task(cfg, self.ctx, stand_in)
+        if follows_data and self.task.image_shape is not None:
+            options = image_options(options, self.task.image_shape)
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg.model, **options)
+        if init is not None:
+            model.load_state_dict(init["model_state"])
+        self._check_shape(model)
+        self.model: Autoencoder = model.to(self.ctx.device)
         self.lineage = lineage(init)
-        self.train_x, self.test_x = self.data.tensors(self.ctx.device, *self.model.input_range)
-        self.optimizer = make_optimizer(self.model, cfg)
+        groups = [g for g in self.task.parameter_groups(self.model, cfg.lr) if g["params"]]
+        if not groups:  # closed-form models (PCA) have nothing to step
+            groups = [{"params": [torch.zeros(1, requires_grad=True)], "lr": cfg.lr}]
+        for g in groups:
+            g["base_lr"] = g["lr"]
+        self.optimizer = torch.optim.Adam(groups, lr=cfg.lr, fused=True)  # fused: fastest on CPU and CUDA
         self.net: torch.nn.Module = self.model
         if self.ctx.enabled and any(p.requires_grad for p in self.model.parameters()):
             self.net = DistributedDataParallel(self.model)
-        self.epoch = 0
-        self.seconds = 0.0
-        self.decayed = False
+        self.epoch = 0  # epochs finished
+        self.step = 0  # steps finished in the current epoch
+        self.seconds = 0.0  # training seconds so far (validation excluded)
+        self.loss_sum = 0.0  # the current epoch's summed step losses (so a resumed epoch reports the same mean)
         self.history: list[dict[str, float]] = []
         if cfg.resume:
             self._resume()
+
+    # -- setup -------------------------------------------------------------------------------------------------
+    def _check_shape(self, model: Autoencoder) -> None:
+        shape = self.task.image_shape
+        if shape is None:
+            return
+        c, h, w = model.image_shape
+        if c != shape[0] or (h is not None and (h, w) != shape[1:]):
+            raise ValueError(f"model {self.cfg.model} takes {model.image_shape} images, dataset has {shape}")
 
     def _resume(self) -> None:
         state = load_checkpoint(self.cfg.run_dir, self.ctx.device)
         if state is None:
             return
-        if state["train_config"]["model"] != self.cfg.model:
-            raise ValueError(f"{self.cfg.run_dir} holds a {state['train_config']['model']} run, not {self.cfg.model}")
+        state = upgrade(state)
+        if state["model_name"] != self.cfg.model:
+            raise ValueError(f"{self.cfg.run_dir} holds a {state['model_name']} run, not {self.cfg.model}")
         self.model.load_state_dict(state["model_state"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch, self.seconds, self.history = state["epoch"], state["seconds"], state["history"]
-        self.decayed = state.get("decayed", False)
+        if state.get("optimizer") is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.step = state["epoch"], state.get("step", 0)
+        self.seconds, self.loss_sum = state["seconds"], state.get("loss_sum", 0.0)
+        self.history = state["history"]
         self.lineage = state.get("lineage", self.lineage)
-        self.log(f"resuming {self.cfg.run_dir} after epoch {self.epoch}, {self.seconds:.0f}s")
+        self.log(f"resuming {self.cfg.run_dir} at epoch {self.epoch} step {self.step}, {self.seconds:.0f}s trained")
 
     def state(self) -> dict[str, Any]:
+        name, md5 = self.task.dataset_info
         return {
             "model_name": self.cfg.model,
             "model_config": self.model.config_dict(),
             "model_state": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch,
+            "step": self.step,
             "seconds": self.seconds,
-            "decayed": self.decayed,
+            "loss_sum": self.loss_sum,
             "history": self.history,
             "train_config": asdict(self.cfg),
-            "dataset": {"name": self.data.name, "md5": self.data.md5},
+            "dataset": {"name": name, "md5": md5},
             "lineage": self.lineage,
             "torch_version": torch.__version__,
         }
 
+    def log(self, line: str) -> None:
+        """To the caller's log and, on rank 0, to the run folder's train.log (a long run's progress record)."""
+        self._print(line)
+        if self.ctx.main:
+            self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            with open(self.cfg.run_dir / LOG_FILE, "a") as f:
+                f.write(f"{stamp} {line}\n")
+
+    # -- schedule ----------------------------------------------------------------------------------------------
     @property
     def budget_spent(self) -> bool:
         return self.cfg.minutes > 0 and self.seconds >= self.cfg.minutes * 60
 
-    def _progress(self, seconds: float) -> float:
+    def progress(self) -> float:
         """How far the run is, 0..1: of the wall-clock budget when it has one, else of the epochs."""
         if self.cfg.minutes > 0:
-            return seconds / (self.cfg.minutes * 60)
-        return self.epoch / max(self.cfg.epochs, 1)
+            return min(1.0, self.seconds / (self.cfg.minutes * 60))
+        steps = self.task.steps_per_epoch
+        return min(1.0, (self.epoch + self.step / max(steps, 1)) / max(self.cfg.epochs, 1))
 
-    def _maybe_decay(self, seconds: float) -> None:
+    def lr_factor(self, progress: float) -> float:
+        if self.cfg.schedule == "cosine":
+            return COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress))
         decay_at = self.cfg.decay_at or 0.0
-        if decay_at > 0 and not self.decayed and self._progress(seconds) >= decay_at:
-            self.decayed = True
-            for group in self.optimizer.param_groups:
-                group["lr"] *= DECAY_FACTOR
-            self.log(f"learning rate x{DECAY_FACTOR:g} from here ({decay_at:.0%} of the run)")
+        return DECAY_FACTOR if decay_at > 0 and progress >= decay_at else 1.0
 
-    def _step(self, loss: torch.Tensor) -> None:
+    # -- the step ----------------------------------------------------------------------------------------------
+    def train_step(self, batch: Any, gen: torch.Generator, at: At) -> torch.Tensor:
+        """One optimiser step on ``batch``; the loss (detached). The only backward pass of the package."""
+        factor = self.lr_factor(at.progress)
+        for group in self.optimizer.param_groups:
+            group["lr"] = group.get("base_lr", group["lr"]) * factor
         self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.ctx.device.type, torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+            loss = self.task.loss(self.net, self.model, batch, gen, at)
+        loss = loss.float()
         loss.backward()
         clip = self.cfg.clip or 0.0
         if clip > 0:
@@ -191,80 +216,87 @@ class Trainer:
             # skip a step whose loss or gradient is not finite instead of writing NaN into the weights
             norm = torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], clip)
             if not (torch.isfinite(loss) and torch.isfinite(norm)):
-                return
+                return loss.detach()
         self.optimizer.step()
+        return loss.detach()
 
-    def _epoch(self, progress: Any) -> float:
-        """One pass over this rank's shard (cut short when the budget runs out); the mean training loss."""
-        cfg, dev = self.cfg, self.ctx.device
-        perm = torch.randperm(
-            len(self.train_x), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + self.epoch)
-        )
-        train_x = self.train_x
-        draw = getattr(self.data, "epoch_crops", None)  # datasets that cut fresh random crops every epoch (photos)
-        if callable(draw):
-            train_x = to_float(draw(cfg.seed, self.epoch), dev, *self.model.input_range)
-        shuffled = train_x[D.shard(perm, self.ctx).to(dev)]  # one gather per epoch; batches are views
-        gen = torch.Generator(dev).manual_seed(cfg.seed * 7919 + self.epoch)  # noise/flips: same after resume
-        loss_sum = torch.zeros((), device=dev)
-        seen = 0
+    def _save(self) -> None:
+        if self.ctx.main:
+            save_checkpoint(self.cfg.run_dir, self.state())
+
+    def _epoch(self, bar: Any) -> bool:
+        """Train the rest of the current epoch; False when the budget ran out first (checkpointed)."""
+        cfg, task, dev = self.cfg, self.task, self.ctx.device
+        steps = task.steps_per_epoch
         self.model.train()
-        start = time.perf_counter()
-        for begin in range(0, len(shuffled), cfg.batch_size):
-            xb = shuffled[begin : begin + cfg.batch_size]
-            loss = batch_loss(self.net, self.model, xb, gen, cfg.loss_terms)
-            self._step(loss)
-            loss_sum += loss.detach() * len(xb)
-            seen += len(xb)
-            if progress is not None:
-                progress(len(xb), loss_sum, seen)
-            if cfg.minutes > 0 or cfg.decay_at:
-                elapsed = self.seconds + time.perf_counter() - start
-                self._maybe_decay(elapsed)
-                if cfg.minutes > 0 and elapsed >= cfg.minutes * 60:
-                    break
-        return D.mean_across(loss_sum / max(seen, 1), self.ctx).item()
+        last_save = time.monotonic()
+        while self.step < steps:
+            start = time.perf_counter()
+            batch = task.batch(self.epoch, self.step, self.model)
+            gen = step_generator(dev, cfg.seed, self.ctx.rank, self.epoch, self.step)
+            at = At(epoch=self.epoch + self.step / steps, progress=self.progress())
+            self.loss_sum += float(self.train_step(batch, gen, at))
+            self.step += 1
+            self.seconds += time.perf_counter() - start
+            if bar is not None:
+                bar.step(1, torch.tensor(self.loss_sum), self.step)
+            if self.budget_spent and self.step < steps:
+                self._save()
+                return False
+            if time.monotonic() - last_save > cfg.checkpoint_minutes * 60 and self.step < steps:
+                self._save()
+                last_save = time.monotonic()
+        return True
 
-    def _validate(self, train_loss: float) -> dict[str, float]:
-        limit = self.cfg.eval_limit or len(self.test_x)
-        val = evaluate(self.model, self.test_x[:limit], self.cfg.loss_terms)
-        row = {"epoch": self.epoch, "train_loss": train_loss, **val, "seconds": self.seconds}
-        extras = "".join(f"  {k} {val[k]:.2f}" for k in ("psnr_db", "est_bytes") if k in val)
+    def _finish_epoch(self, on_epoch: EpochHook | None) -> None:
+        train_loss = D.mean_across(torch.tensor(self.loss_sum / max(self.step, 1)), self.ctx).item()
+        self.epoch, self.step, self.loss_sum = self.epoch + 1, 0, 0.0
+        figures = self.task.validate(self.model)
+        row = {"epoch": self.epoch, "train_loss": train_loss, **figures, "seconds": self.seconds}
+        self.history.append(row)
         budget = f"/{self.cfg.minutes * 60:.0f}s" if self.cfg.minutes > 0 else "s"
-        self.log(
-            f"epoch {self.epoch}/{self.cfg.epochs}  train_loss {train_loss:.4f}  test_loss {val['test_loss']:.4f}  "
-            f"test_mse {val['test_mse']:.4f}{extras}  {self.seconds:.1f}{budget}"
-        )
-        return row
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "seconds"))
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.log(f"epoch {self.epoch}/{self.cfg.epochs}  {shown}  lr {lr:.2e}  {self.seconds:.1f}{budget}")
+        if self.ctx.main:
+            save_checkpoint(self.cfg.run_dir, self.state())
+            write_json(self.cfg.run_dir / METRICS, {"history": self.history})
+        if on_epoch is not None:
+            on_epoch(self.epoch, row)
 
     def fit(self, on_epoch: EpochHook | None = None) -> dict[str, float]:
-        """Train to ``cfg.epochs`` or the budget (resuming if a checkpoint exists); the final test metrics."""
+        """Train to ``cfg.epochs`` or the budget (resuming if a checkpoint exists); the final figures."""
         cfg = self.cfg
-        closed_form = getattr(self.model, "fit", None)
-        if callable(closed_form) and self.epoch == 0:
+        if self.epoch == 0 and self.step == 0 and not self.history:
             start = time.perf_counter()
-            closed_form(self.train_x)  # closed-form models (PCA)
+            self.task.begin(self.model)  # closed-form models (PCA) fit here
             self.seconds += time.perf_counter() - start
         from .progress import EpochProgress  # rich is only needed when training interactively
 
-        with EpochProgress(
-            enabled=cfg.progress and self.ctx.main, total=len(D.shard(torch.empty(len(self.train_x)), self.ctx))
-        ) as bar:
+        with EpochProgress(enabled=cfg.progress and self.ctx.main, total=self.task.steps_per_epoch) as bar:
             while self.epoch < cfg.epochs and not self.budget_spent:
                 bar.start_epoch(self.epoch + 1, cfg.epochs)
-                start = time.perf_counter()
-                train_loss = self._epoch(bar.step if bar.enabled else None)
-                self.seconds += time.perf_counter() - start
-                self.epoch += 1
-                row = self._validate(train_loss)
-                self.history.append(row)
-                if self.ctx.main:
-                    save_checkpoint(cfg.run_dir, self.state())
-                    write_json(cfg.run_dir / METRICS, {"history": self.history})
-                if on_epoch is not None:
-                    on_epoch(self.epoch, row)
-        final = evaluate(self.model, self.test_x, cfg.loss_terms, full=True)
+                if not self._epoch(bar if bar.enabled else None):
+                    break
+                self._finish_epoch(on_epoch)
+        final = self.task.final(self.model)
         if self.ctx.main:
             save_checkpoint(cfg.run_dir, self.state())
             write_json(cfg.run_dir / METRICS, {"final": final, "seconds": self.seconds, "history": self.history})
         return final
+
+
+def load_run(run_dir: Path) -> tuple[Autoencoder, dict[str, Any]]:
+    """Rebuild the trained model from a run folder's checkpoint (older layouts converted)."""
+    state = load_checkpoint(Path(run_dir))
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint.pt in {run_dir}: train first (aecodec-train train ... --out {run_dir})")
+    state = upgrade(state)
+    model = build_model(state["model_name"], **state["model_config"])
+    model.load_state_dict(state["model_state"])
+    return model.eval(), state
+
+
+def run_config(state: dict[str, Any], **changes: Any) -> TrainConfig:
+    """The ``TrainConfig`` a checkpoint was trained with, with ``changes`` (e.g. another data folder)."""
+    return replace(TrainConfig(**state["train_config"]), **changes)

@@ -1,9 +1,8 @@
-"""The ``aecodec-train`` command line: train, evaluate, export, codec, zoo, reproduce, sample, train-vae."""
+"""The ``aecodec-train`` command line: train, evaluate, export, convert, codec, zoo, reproduce, sample."""
 
 from __future__ import annotations
 
 from . import codec as _codec  # noqa: F401  (registers codec and zoo)
-from . import vae as _vae  # noqa: F401  (registers train-vae)
 from .app import app
 
 

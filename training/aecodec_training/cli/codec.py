@@ -35,7 +35,7 @@ def codec(
 
     Reload a running service afterwards (POST /admin/reload, or kill -HUP) to serve them.
     """
-    from ..codec.custom import train_codec
+    from ..custom_codec import train_codec
 
     train_codec(
         data_dir,

@@ -37,6 +37,7 @@ def load_dataset(
     fit: str = "resize",
     seed: int = 0,
     size: str = "auto",
+    crop: int = 0,
 ) -> ImageDataset:
     """Load dataset ``name`` from ``data_dir``; ``download`` fetches official files first (md5-checked).
 
@@ -52,7 +53,7 @@ def load_dataset(
     if name == "auto":
         return load_auto(data_dir, size, seed)
     if name == "photos":
-        return load_photo_dataset(data_dir, seed)
+        return load_photo_dataset(data_dir, seed, crop)
     if name == "images":
         return load_image_folder(data_dir, size=image_size, channels=channels, mode=fit, seed=seed)
     raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

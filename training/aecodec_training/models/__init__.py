@@ -1,19 +1,47 @@
-"""The model family: a registry of plain nn.Modules that all expose encode(x) and decode(z)."""
+"""The networks: plain nn.Modules with their config dataclasses, all exposing encode(x) and decode(z).
 
-from ..codec import model as _codec  # noqa: F401  (registers the rate-distortion codec)
-from . import conv, conv_vae, mlp, pca, vae  # noqa: F401  (registers the models)
-from .base import Autoencoder
-from .registry import Recipe, build_model, describe, model_names, recipe, register_model
+Nothing here imports training, tasks, export or ONNX code; ``registry.py`` names them and pairs each with
+its task.
+"""
+
+from .base import Autoencoder, Graph, Part
+from .codec import GDN, CodecConfig, RDCodec
+from .conv import ConvAutoencoder, ConvConfig
+from .conv_vae import ConvVAE, ConvVAEConfig
+from .denoiser import Denoiser, DenoiserConfig
+from .gained import GainedConfig, GainedHyperpriorCodec
+from .hyperprior import HyperpriorCodec, HyperpriorConfig
+from .mlp import MLPAutoencoder, MLPConfig
+from .pca import PCA, PCAConfig
+from .prior import FactorizedPrior
 from .summary import param_count, summarize
+from .vae import VAE, GaussianVAE, VAEConfig
 
 __all__ = [
+    "GDN",
+    "PCA",
+    "VAE",
     "Autoencoder",
-    "Recipe",
-    "build_model",
-    "describe",
-    "model_names",
+    "CodecConfig",
+    "ConvAutoencoder",
+    "ConvConfig",
+    "ConvVAE",
+    "ConvVAEConfig",
+    "Denoiser",
+    "DenoiserConfig",
+    "FactorizedPrior",
+    "GainedConfig",
+    "GainedHyperpriorCodec",
+    "GaussianVAE",
+    "Graph",
+    "HyperpriorCodec",
+    "HyperpriorConfig",
+    "MLPAutoencoder",
+    "MLPConfig",
+    "PCAConfig",
+    "Part",
+    "RDCodec",
+    "VAEConfig",
     "param_count",
-    "recipe",
-    "register_model",
     "summarize",
 ]

@@ -2,32 +2,63 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from ..onnx_io import Graph
+
+class Part(nn.Module):
+    """One graph of a model: a callable of the model as a module, so the weights export as initialisers."""
+
+    def __init__(self, model: nn.Module, fn: Callable[..., torch.Tensor | tuple[torch.Tensor, ...]]) -> None:
+        super().__init__()
+        self.model = model
+        self.fn = fn
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        return self.fn(*inputs)
+
+
+@dataclass
+class Graph:
+    """One ONNX file: its module, named example inputs (real ones when checking), output names, and the
+    axes that vary (batch, and the spatial axes of any-size models)."""
+
+    file: str
+    module: nn.Module
+    inputs: dict[str, torch.Tensor]
+    outputs: list[str]
+    dynamic: dict[str, dict[int, str]]
+
+    def run_torch(self) -> list[torch.Tensor]:
+        with torch.no_grad():
+            out = self.module(*self.inputs.values())
+        return list(out) if isinstance(out, tuple) else [out]
+
+
+def axes(ndim: int, spatial: bool) -> dict[int, str]:
+    """Batch axis, plus the last two (height, width) for any-size models."""
+    return {0: "batch", **({ndim - 2: "height", ndim - 1: "width"} if spatial else {})}
 
 
 class Autoencoder(nn.Module):
     """Base class. ``encode`` takes images (N, C, H, W) in ``input_range``; ``decode`` returns images.
 
-    ``loss`` names the objective (``mse``, ``bce``, ``vae``, or ``rd`` for rate-distortion codecs); ``kind`` is
-    the manifest kind. An ``rd`` model also has ``forward(x, generator) -> (reconstruction, bits per image)``
+    ``kind`` is the manifest kind. A codec also has ``forward(x, generator) -> (reconstruction, bits per image)``
     (noisy latents for the rate), ``compress_estimate(x) -> (reconstruction, bits)`` (hard-rounded) and
-    ``decoder_input(x)`` (the hard-rounded latent the decoder graph receives); see ``codec/model.py``.
+    ``decoder_input(x)`` (the hard-rounded latent the decoder graph receives); see ``models/codec.py``.
+    Models know nothing of how they are trained (``tasks/``) or exported (``export.py``).
     """
 
     kind: ClassVar[str] = "autoencoder"
-    loss: str = "mse"
     input_range: tuple[float, float] = (-1.0, 1.0)
     output_range: tuple[float, float] = (-1.0, 1.0)
     pad_multiple: int = 1
     name: str = ""
-    decoder_part: str = "decoder"  # the submodule that ``Objective.decoder_only`` trains alone
+    decoder_part: str = "decoder"  # the submodule a codec's decoder-only fine-tuning trains alone
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -65,8 +96,6 @@ class Autoencoder(nn.Module):
     def graphs(self, x: torch.Tensor) -> list[Graph]:
         """The ONNX graphs the model is served as, with their inputs for images ``x``: encoder.onnx (image ->
         latent, and logvar for a VAE) and decoder.onnx (latent -> image). Models with more parts add graphs."""
-        from ..onnx_io import Graph, Part, axes
-
         spatial = self.image_shape[1] is None
         with torch.no_grad():
             latent = self.encode(x)

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import Objective
 from .base import Autoencoder
-from .registry import Recipe, register_model
 
 
 @dataclass
@@ -22,7 +20,6 @@ class ConvConfig:
 class ConvAutoencoder(Autoencoder):
     """(N, 3, H, W) in [0, 1] -> (N, 4, H/4, W/4) -> (N, 3, H, W); H and W multiples of 4."""
 
-    loss = "bce"
     input_range = (0.0, 1.0)
     output_range = (0.0, 1.0)
     pad_multiple = 4
@@ -58,9 +55,3 @@ class ConvAutoencoder(Autoencoder):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
-
-
-@register_model("conv-cifar", Recipe(epochs=100, batch_size=128, dataset="cifar10", objective=Objective(flip=True)))
-def conv_cifar(**kw: object) -> ConvAutoencoder:
-    """Conv 3-16-4 with two max-pools | two stride-2 transposed convs, Sigmoid; BCE on [0, 1]."""
-    return ConvAutoencoder(ConvConfig(**kw))  # type: ignore[arg-type]

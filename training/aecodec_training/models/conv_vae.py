@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .registry import Recipe, register_model
 from .vae import GaussianVAE
 
 
@@ -62,9 +61,3 @@ class ConvVAE(GaussianVAE):
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         return self.dec(z)
-
-
-@register_model("conv-vae", Recipe(epochs=100, batch_size=100))
-def conv_vae(**kw: object) -> ConvVAE:
-    """Conv VAE (c, 2c strided convs | transposed convs), N(0, I) prior, Bernoulli logits; trained with train-vae."""
-    return ConvVAE(ConvVAEConfig(**kw))  # type: ignore[arg-type]

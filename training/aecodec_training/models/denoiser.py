@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import Autoencoder, Graph, Part, axes
+
 UNKNOWN = -1.0  # the noise-level value meaning "estimate it yourself"
 CHANNELS = 3
 SCALE = 2  # pixel-unshuffle factor: inputs must have even height and width
@@ -33,12 +35,20 @@ class DenoiserConfig:
         return asdict(self)
 
 
-class Denoiser(nn.Module):
-    """x in [0, 1], (N, 3, H, W) with even H and W; level (N,) sigma/255 or UNKNOWN -> cleaned x (same shape)."""
+class Denoiser(Autoencoder):
+    """x in [0, 1], (N, 3, H, W) with even H and W; level (N,) sigma/255 or UNKNOWN -> cleaned x (same shape).
+
+    Served as two graphs: ``encoder.onnx`` (image -> the unshuffled pixels and a level channel filled with
+    UNKNOWN; the service writes sigma/255 there when a request names it) and ``decoder.onnx`` (that latent ->
+    the cleaned image, clamped to [0, 1])."""
+
+    kind = "denoising"
+    input_range = (0.0, 1.0)
+    output_range = (0.0, 1.0)
+    pad_multiple = SCALE
 
     def __init__(self, config: DenoiserConfig | None = None) -> None:
-        super().__init__()
-        self.config = config or DenoiserConfig()
+        super().__init__(config or DenoiserConfig())
         w, sub = self.config.width, CHANNELS * SCALE * SCALE
         layers: list[nn.Module] = [nn.Conv2d(sub + 1, w, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(self.config.depth - 2):
@@ -69,8 +79,36 @@ class Denoiser(nn.Module):
         noise = self.body(torch.cat([y - 0.5, level], dim=1))
         return F.pixel_shuffle(y - noise, SCALE)
 
-    def forward(self, x: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, level: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         return self.synthesise(self.analyse(x, level))
+
+    @property
+    def image_shape(self) -> tuple[int, int | None, int | None]:
+        return (CHANNELS, None, None)
+
+    @property
+    def latent_shape(self) -> list[int | None]:
+        return [CHANNELS * SCALE * SCALE + 1, None, None]
+
+    def architecture(self) -> str:
+        cfg = self.config
+        return f"ffdnet-style residual CNN, pixel-unshuffle 2, width {cfg.width}, depth {cfg.depth}"
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Blind: the level channel says UNKNOWN."""
+        return self.analyse(x, torch.full_like(x[:, 0, 0, 0], UNKNOWN))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.synthesise(z).clamp(0.0, 1.0)
+
+    def graphs(self, x: torch.Tensor) -> list[Graph]:
+        with torch.no_grad():
+            latent = self.encode(x)
+        a = axes(4, True)
+        return [
+            Graph("encoder.onnx", Part(self, self.encode), {"image": x}, ["latent"], {"image": a, "latent": a}),
+            Graph("decoder.onnx", Part(self, self.decode), {"latent": latent}, ["image"], {"latent": a, "image": a}),
+        ]
 
     def macs_per_pixel(self) -> float:
         """Multiply-adds per input pixel (for sizing against the CPU budget)."""

@@ -8,9 +8,7 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-from ..config import Objective
 from .base import Autoencoder, activation
-from .registry import Recipe, register_model
 
 
 @dataclass
@@ -51,41 +49,3 @@ class MLPAutoencoder(Autoencoder):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z).view(-1, *self.config.image)  # (N, latent) -> (N, 784) -> (N, 1, 28, 28)
-
-
-@register_model("mlp-reference")
-def mlp_reference(**kw: object) -> MLPAutoencoder:
-    """The report's reference: 784-196-ReLU-49 | 49-196-ReLU-784-Tanh."""
-    return MLPAutoencoder(MLPConfig(**kw))  # type: ignore[arg-type]
-
-
-@register_model("mlp-relu-out")
-def mlp_relu_out(**kw: object) -> MLPAutoencoder:
-    """The report's failure case: ReLU output cannot reach the negative half of [-1, 1]."""
-    return MLPAutoencoder(MLPConfig(**{"out_act": "relu", **kw}))  # type: ignore[arg-type]
-
-
-@register_model("mlp-deep")
-def mlp_deep(**kw: object) -> MLPAutoencoder:
-    """784-392-196-98-49, mirrored, Tanh out."""
-    return MLPAutoencoder(MLPConfig(**{"dims": [784, 392, 196, 98, 49], **kw}))  # type: ignore[arg-type]
-
-
-@register_model("mlp-narrow")
-def mlp_narrow(**kw: object) -> MLPAutoencoder:
-    """784-156-32, mirrored, Tanh out."""
-    return MLPAutoencoder(MLPConfig(**{"dims": [784, 156, 32], **kw}))  # type: ignore[arg-type]
-
-
-@register_model("mlp-denoise", Recipe(objective=Objective(noise_sigma=0.5, patches=1, patch_size=8)))
-def mlp_denoise(**kw: object) -> MLPAutoencoder:
-    """Denoising AE 784-392-128-64, mirrored: Gaussian noise (sigma on [-1, 1]) plus blacked-out patches."""
-    defaults = {"dims": [784, 392, 128, 64]}
-    return MLPAutoencoder(MLPConfig(**{**defaults, **kw}), kind="denoising")  # type: ignore[arg-type]
-
-
-@register_model("mlp-sparse", Recipe(objective=Objective(l1_weight=1e-3)))
-def mlp_sparse(**kw: object) -> MLPAutoencoder:
-    """Sparse AE 784-256-128 with a ReLU code and an L1 penalty on it."""
-    defaults = {"dims": [784, 256, 128], "latent_act": "relu"}
-    return MLPAutoencoder(MLPConfig(**{**defaults, **kw}), kind="sparse")  # type: ignore[arg-type]

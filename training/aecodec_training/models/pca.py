@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from .base import Autoencoder
-from .registry import Recipe, register_model
 
 
 @dataclass
@@ -52,9 +51,3 @@ class PCA(Autoencoder):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return (z @ self.basis + self.mean).view(-1, *self.config.image)  # (N, k) -> (N, 1, 28, 28)
-
-
-@register_model("pca", Recipe(epochs=0))
-def pca(**kw: object) -> PCA:
-    """PCA with 49 components on the [-1, 1] scale, fitted by SVD (no epochs)."""
-    return PCA(PCAConfig(**kw))  # type: ignore[arg-type]

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from .base import Autoencoder
-from .registry import Recipe, register_model
 
 
 class GaussianVAE(Autoencoder):
@@ -19,7 +18,6 @@ class GaussianVAE(Autoencoder):
     """
 
     kind = "vae"
-    loss = "vae"
     input_range = (0.0, 1.0)
     output_range = (0.0, 1.0)
 
@@ -109,9 +107,3 @@ class VAE(GaussianVAE):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z).view(-1, *self.config.image)  # the graph the shipped mlp-vae was exported with
-
-
-@register_model("mlp-vae", Recipe(epochs=30, batch_size=128))
-def mlp_vae(**kw: object) -> VAE:
-    """VAE 784-400-(mu, logvar) 20 | 20-400-784 Sigmoid, Bernoulli likelihood."""
-    return VAE(VAEConfig(**kw))  # type: ignore[arg-type]

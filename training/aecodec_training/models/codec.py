@@ -16,9 +16,7 @@ import torch.nn.functional as F
 from aecodec_wire.manifest import PriorTables
 from torch import nn
 
-from ..config import Objective
-from ..models.base import Autoencoder
-from ..models.registry import Recipe, register_model
+from .base import Autoencoder
 from .prior import TABLE_PRECISION, FactorizedPrior
 
 PRIOR_LR_FACTOR = 3.0  # the prior's few parameters follow the moving latent faster than the transforms learn
@@ -77,7 +75,6 @@ class RDCodec(Autoencoder):
     """Analysis/synthesis transforms and the factorised prior of one quality level."""
 
     kind = "codec"
-    loss = "rd"
     input_range = (0.0, 1.0)
     output_range = (0.0, 1.0)
     decoder_part = "g_s"
@@ -179,12 +176,3 @@ class RDCodec(Autoencoder):
             precision=TABLE_PRECISION, offsets=offsets.tolist(), minima=minima.tolist(), counts=counts.tolist()
         )
         return {"prior": tables}
-
-
-@register_model(
-    "rd-codec",
-    Recipe(epochs=1000, batch_size=64, objective=Objective(lam=1.0), clip=5.0, decay_at=0.75, image_from_data=True),
-)
-def rd_codec(**kw: Any) -> RDCodec:
-    """Rate-distortion codec: conv/GDN transforms, latent at 1/8, factorised prior (positional when fixed-size)."""
-    return RDCodec(CodecConfig(**kw))

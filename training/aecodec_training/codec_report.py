@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import rd
-from ..checkpoint import write_bytes, write_json, write_text
+from . import rd
+from .checkpoint import write_bytes, write_json, write_text
 
 
 def compare(x: np.ndarray, folders: list[Path]) -> dict[str, Any]:

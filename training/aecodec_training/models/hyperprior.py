@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,22 +28,14 @@ import torch.nn.functional as F
 from aecodec_wire.manifest import GaussianTables, PriorTables
 from torch import nn
 
-from ..config import Objective
-from ..datasets.photos import EPOCH_CROPS
-from ..models.base import Autoencoder
-from ..models.registry import Recipe, register_model
-from .model import GDN
+from .base import Autoencoder, Graph, Part, axes
+from .codec import GDN
 from .prior import LIKELIHOOD_FLOOR, TABLE_PRECISION, FactorizedPrior
-
-if TYPE_CHECKING:
-    from ..onnx_io import Graph
 
 SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64  # CompressAI's defaults for GaussianConditional
 TAIL_SIGMAS = 6.2  # a table covers +-6.2 sigma (two-sided tail mass ~5.6e-10), as CompressAI's tail mass 1e-9
 MAX_HALF_WIDTH = 1024
 LATENT_STRIDE = 16  # y is at 1/16 of the side; z at 1/64 (hence pad_multiple 64)
-BATCH = 8
-STEPS_PER_EPOCH = EPOCH_CROPS // BATCH  # an epoch of the photo dataset: batches of fresh crops
 
 
 def scale_table() -> np.ndarray:
@@ -109,7 +101,6 @@ class HyperpriorCodec(Autoencoder):
     """Analysis, synthesis and hyper transforms, z's factorised prior and y's Gaussian conditional."""
 
     kind = "codec"
-    loss = "rd"
     pad_multiple = 64  # y at 1/16 and z at 1/64 of the side
     input_range = (0.0, 1.0)
     output_range = (0.0, 1.0)
@@ -225,8 +216,6 @@ class HyperpriorCodec(Autoencoder):
     def graphs(self, x: torch.Tensor) -> list[Graph]:
         """encoder.onnx image -> (latent, side), hyper_decoder.onnx side -> params, decoder.onnx latent ->
         image; the example inputs of the last two are the hard-rounded values the service feeds them."""
-        from ..onnx_io import Graph, Part, axes
-
         with torch.no_grad():
             y, z = self.analyse(x)
             z_hat = self.z_quantize(z)
@@ -268,20 +257,3 @@ class HyperpriorCodec(Autoencoder):
             "side_channels": self.config.side,
             "latent_stride": LATENT_STRIDE,
         }
-
-
-@register_model(
-    "hyperprior-codec",
-    Recipe(
-        epochs=1_000_000,  # the wall-clock budget (--minutes) ends a run
-        batch_size=BATCH,
-        lr=3e-4,
-        dataset="photos",
-        objective=Objective(lam=0.0067),
-        clip=1.0,
-        decay_at=0.8,
-    ),
-)
-def hyperprior_codec(**kw: Any) -> HyperpriorCodec:
-    """Photo codec: conv/GDN transforms, latent at 1/16, mean-scale hyperprior with fixed Gaussian tables."""
-    return HyperpriorCodec(HyperpriorConfig(**kw))

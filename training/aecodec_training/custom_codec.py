@@ -22,13 +22,16 @@ import numpy as np
 import torch
 from aecodec_wire.manifest import MANIFEST_FILE, Manifest, load
 
-from ..checkpoint import load_checkpoint
-from ..config import Objective, TrainConfig
-from ..export import export_model, load_run
-from ..publish import publish_copy
-from ..trainer import Trainer, load_data
-from ..zoo import free_wire_ids
-from .report import compare, markdown, write_report
+from . import distributed as D
+from .checkpoint import load_checkpoint
+from .codec_report import compare, markdown, write_report
+from .config import TrainConfig
+from .export import export_model
+from .publish import publish_copy
+from .registry import make_task
+from .tasks import load_data
+from .trainer import Trainer, load_run, run_config
+from .zoo import free_wire_ids
 
 LAMBDAS = (0.5, 50.0)  # lowest and highest level, per 784 pixels
 POSITIONAL_MAX_ROWS = 1024  # a positional prior beyond this many latent elements makes the manifest too big
@@ -124,7 +127,7 @@ def train_codec(
     )
     plans = plan(name, levels, minutes, h * w, run_dir)
     for p in plans:
-        objective = Objective(lam=p.lam, flip=not fixed, shift=0 if fixed else 4)
+        settings = {"lam": p.lam, "flip": not fixed, "shift": 0 if fixed else 4}
         cfg = TrainConfig(
             model="rd-codec",
             dataset="auto",
@@ -138,7 +141,7 @@ def train_codec(
             threads=threads,
             progress=progress,
             options=dict(arch),
-            objective=objective,
+            task=settings,
             minutes=p.minutes,
             init=str(run_dir / "runs" / p.init) if p.init else "",
             eval_limit=500,
@@ -158,9 +161,9 @@ def train_codec(
         model, state = load_run(p.run)
         # every level comes from this one command: record it once, not chained after the level it started from
         state["lineage"] = {**state.get("lineage", {"epochs": 0, "seconds": 0.0}), "command": ""}
-        train_x, val_x = data.tensors(torch.device("cpu"), *model.input_range)
+        task = make_task(run_config(state, eval_limit=0), D.DistContext(device=torch.device("cpu")), model)
         folder = run_dir / "models" / p.name
-        manifest = export_model(model, state, train_x, val_x, folder, p.name, wire_id=wire_ids[p.name])
+        manifest = export_model(model, task, state, folder, p.name, wire_id=wire_ids[p.name])
         log(f"{p.name}: exported, {_brief(manifest)}")
         folders.append(folder)
     val = data.test_x[:VAL_IMAGES]

@@ -1,0 +1,126 @@
+"""The variable-rate photo codec: one mean-scale hyperprior whose rate is chosen per image by gain vectors.
+
+Cui et al. 2021 ("Asymmetric gained deep image compression with continuous rate adaptation"): a quality
+``q`` in [0, K-1] picks per-channel gains for the latent y and the side latent z, interpolated geometrically
+between the K trained levels, so one set of transforms serves every rate:
+
+    y = g_a(x)                      z = h_a(y)
+    y_q = y * g_y(q)                z_q = z * g_z(q)           quantised and coded, as in the hyperprior
+    (mu, sigma) = h_s(z_hat_q / g_z(q)) * g_y(q)               a Gaussian scaled by g is the Gaussian of y * g
+    x_hat = g_s(y_hat_q / g_y(q))
+
+Training draws one quality per image, uniformly over [0, K-1], and weighs its distortion by lambda(q),
+interpolated geometrically between ``LAMBDAS`` (CompressAI's MSE lambdas, extended down for 0.1 bpp).
+The gains start at sqrt(lambda) (the quantiser step of a high-rate optimum scales as lambda^-1/2).
+
+The transforms run in bfloat16 under autocast where the trainer asks for it; the quantisation, the rates and
+the gains are computed in float32 (bfloat16 keeps 8 bits of mantissa: rounding a latent near 40 would be off by
+a quarter).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .hyperprior import SCALE_MIN, HyperpriorCodec, HyperpriorConfig
+
+LAMBDAS = (0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932)
+
+
+@dataclass(frozen=True)
+class GainedConfig(HyperpriorConfig):
+    """The hyperprior's architecture plus the trained levels' lambdas (one gain vector each)."""
+
+    hidden: int = 128
+    latent: int = 192
+    side: int = 128
+    lambdas: tuple[float, ...] = LAMBDAS
+
+
+def interpolate(table: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Rows of ``table`` (K, C) at fractional indices ``q`` (B,), linearly between neighbours -> (B, C)."""
+    k = table.shape[0]
+    q = q.clamp(0, k - 1)
+    lo = q.floor().clamp(max=k - 2).long()
+    t = (q - lo).unsqueeze(1)
+    return table[lo] * (1 - t) + table[lo + 1] * t
+
+
+class GainedHyperpriorCodec(HyperpriorCodec):
+    """A ``HyperpriorCodec`` with K gain vectors on y and on z: every rate from one set of transforms."""
+
+    log_lambdas: torch.Tensor
+
+    def __init__(self, config: GainedConfig) -> None:
+        super().__init__(config)
+        log_lam = torch.tensor([math.log(v) for v in config.lambdas])
+        start = 0.5 * (log_lam - log_lam.mean())  # gains ~ sqrt(lambda), geometric mean 1
+        self.log_gain_y = nn.Parameter(start[:, None].repeat(1, config.latent))
+        self.log_gain_z = nn.Parameter(start[:, None].repeat(1, config.side))
+        self.register_buffer("log_lambdas", log_lam, persistent=False)
+
+    @property
+    def levels(self) -> int:
+        return len(self.config.lambdas)
+
+    def architecture(self) -> str:
+        return super().architecture() + f"-gained{self.levels}"
+
+    def lam(self, q: torch.Tensor) -> torch.Tensor:
+        """lambda at qualities q (B,), geometric between the trained levels."""
+        return interpolate(self.log_lambdas[:, None], q)[:, 0].exp()
+
+    def gains(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(g_y (B, M, 1, 1), g_z (B, Z, 1, 1)) at qualities q (B,), float32."""
+        g_y = interpolate(self.log_gain_y.float(), q).exp()
+        g_z = interpolate(self.log_gain_z.float(), q).exp()
+        return g_y[:, :, None, None], g_z[:, :, None, None]
+
+    def sample_quality(self, n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+        """Training: one quality per image, uniform over [0, K-1]."""
+        return torch.rand(n, generator=generator, device=device) * (self.levels - 1)
+
+    def _params(self, z_hat: torch.Tensor, g_y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, sigma = self.hyper_decode(z_hat)
+        return mu.float() * g_y, (sigma.float() * g_y).clamp_min(SCALE_MIN)
+
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, q: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training pass at qualities ``q`` (B,) -> (reconstruction, bits per image (B,))."""
+        if q is None:
+            q = torch.full((x.shape[0],), (self.levels - 1) / 2, device=x.device)
+        x = x.contiguous(memory_format=torch.channels_last)
+        y, z = self.analyse(x)
+        y, z = y.float(), z.float()
+        g_y, g_z = self.gains(q)
+        z_q = z * g_z
+        noise = torch.rand(z.shape, generator=generator, device=z.device) - 0.5
+        z_bits = -torch.log2(self.z_prior.likelihood(z_q + noise)).flatten(1).sum(1)
+        z_hat = (z_q + (self.z_quantize(z_q) - z_q).detach()) / g_z
+        mu, sigma = self._params(z_hat, g_y)
+        y_q = y * g_y
+        noise = torch.rand(y.shape, generator=generator, device=y.device) - 0.5
+        y_bits = -torch.log2(self.gaussian(y_q + noise, mu, sigma)).flatten(1).sum(1)
+        y_hat = (y_q + (torch.round(y_q - mu) + mu - y_q).detach()) / g_y
+        return self.g_s(y_hat), y_bits + z_bits
+
+    @torch.no_grad()
+    def compress_estimate_at(self, x: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hard-rounded pass at qualities q -> (reconstruction in [0, 1], estimated bits per image)."""
+        y, z = self.analyse(x)
+        g_y, g_z = self.gains(q)
+        z_hat_q = self.z_quantize(z.float() * g_z)
+        mu, sigma = self._params(z_hat_q / g_z, g_y)
+        y_hat_q = torch.round(y.float() * g_y - mu) + mu
+        bits = -torch.log2(self.z_prior.likelihood(z_hat_q)).flatten(1).sum(1)
+        bits = bits - torch.log2(self.gaussian(y_hat_q, mu, sigma)).flatten(1).sum(1)
+        return self.decode(y_hat_q / g_y), bits
+
+    def compress_estimate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        q = torch.full((x.shape[0],), (self.levels - 1) / 2, device=x.device)
+        return self.compress_estimate_at(x, q)
