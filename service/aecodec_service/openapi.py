@@ -66,17 +66,31 @@ def obj(**props: str) -> dict[str, Any]:
     return {"type": "object", "properties": {k: {"type": v} for k, v in props.items()}}
 
 
+INTAKE = {"orientation_applied": "integer", "metadata_dropped": "array"}  # what reading an image did
 ENCODE_JSON = obj(
     model="string",
     version="string",
     bits="integer",
     payload="string",
     size="integer",
+    icc_profile_bytes="integer",
+    alpha_bytes="integer",
+    **INTAKE,
     latent_shape="array",
     latent="array",
 )
 ENCODE_JSON["properties"]["bits"] = {"type": ["integer", "null"]}  # null: a codec model's rate is fixed
-DECODE_JSON = obj(model="string", version="string", width="integer", height="integer", mode="string", image="string")
+DECODE_JSON = obj(
+    model="string",
+    version="string",
+    width="integer",
+    height="integer",
+    mode="string",
+    icc_profile_bytes="integer",
+    alpha="boolean",
+    image="string",
+)
+DENOISE_JSON = obj(model="string", version="string", **INTAKE, image="string")
 
 
 def _complete(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 The learned side takes the same trip as ``/encode`` then ``/decode`` (the one pipeline), so its payload,
 decoded PNG and figures are exactly what those two give. Every codec is measured against the same
-reference: the uploaded image in the model's colour mode (L or RGB) at its own size.
+reference: the uploaded image, upright, in the model's colour mode (L or RGB) at its own size. An image's
+ICC profile is embedded in every file, as the payload carries it; its alpha channel is carried by the
+payload, WebP and AVIF, not by JPEG; PSNR and SSIM measure the colour channels.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from typing import Annotated
 
 import numpy as np
-from aecodec_wire import quality
+from aecodec_wire import inspect, quality
 from aecodec_wire.quantize import MAX_BITS, MIN_BITS
 from aecodec_wire.uniform_codec import DEFAULT_BITS
 from fastapi import APIRouter, Query, Request
@@ -21,12 +23,12 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from .. import openapi
-from ..bodies import read_images
+from ..choice import choose_and_read
 from ..core.errors import ApiError, echo
-from ..deps import ModelName, ServiceDep, resolve_model
+from ..deps import ModelName, ServiceDep
 from ..runtime import classical
 from ..runtime.errors import BadImage
-from ..runtime.imaging import _to_mode
+from ..runtime.imaging import pixels
 
 router = APIRouter(tags=["codec"])
 _BODY = openapi.request_body("One image file (any format Pillow reads)", "image/*", "application/octet-stream")
@@ -54,13 +56,17 @@ class Classical(Measured):
     media_type: str
     quality: int = Field(description="Pillow's quality setting that produced the file")
     nearest: bool = Field(description="true when even the lowest quality is larger than the payload")
+    alpha: bool = Field(description="true when the file holds the image's alpha channel (JPEG cannot)")
 
 
 class Comparison(BaseModel):
     width: int
     height: int
     mode: str = Field(description="colour mode of the reference: L or RGB (the model's)")
-    png_bytes: int = Field(description="size of the reference as a PNG (Pillow, optimize=True)")
+    png_bytes: int = Field(description="size of the image as a PNG (Pillow, optimize=True; alpha and profile kept)")
+    orientation_applied: int = Field(description="the EXIF orientation applied to the upload (1: none)")
+    alpha: bool = Field(description="the image has transparency, carried losslessly by the payload")
+    icc_profile_bytes: int = Field(description="bytes of the payload holding the image's ICC profile (0: none)")
     learned: Learned
     classical: list[Classical] = Field(description="one per requested format, in the requested order")
 
@@ -87,14 +93,8 @@ def _declared_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-def _pixels(data: bytes, mode: str) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as img:
-        img.load()
-        return np.asarray(_to_mode(img, mode))
-
-
 def _measure(ref: np.ndarray, data: bytes, mode: str) -> dict:
-    got = _pixels(data, mode)
+    got, _ = pixels(data, mode, max_pixels=ref.size)
     return {
         "bytes": len(data),
         "bpp": 8 * len(data) / (ref.shape[0] * ref.shape[1]),
@@ -103,19 +103,28 @@ def _measure(ref: np.ndarray, data: bytes, mode: str) -> dict:
     }
 
 
-def _classical(ref: np.ndarray, mode: str, formats: list[classical.Format], budget: int) -> tuple[int, list]:
+def _classical(
+    ref: np.ndarray, mode: str, alpha: np.ndarray | None, icc: bytes, formats: list[classical.Format], budget: int
+) -> tuple[int, list]:
+    """The reference as a PNG (its size), and each format's file at the budget, with alpha where it fits."""
     img = Image.fromarray(ref, mode)
+    with_alpha = img
+    if alpha is not None:
+        with_alpha = img.convert(mode + "A")
+        with_alpha.putalpha(Image.fromarray(alpha, "L"))
     png = io.BytesIO()
-    img.save(png, format="PNG", optimize=True)
+    with_alpha.save(png, format="PNG", optimize=True, **({"icc_profile": icc} if icc else {}))
     out = []
     for fmt in formats:
-        fitted = classical.fit(img, fmt, budget)
+        keeps = fmt.alpha and alpha is not None
+        fitted = classical.fit(with_alpha if keeps else img, fmt, budget, icc)
         out.append(
             Classical(
                 format=fmt.name,
                 media_type=fmt.media_type,
                 quality=fitted.quality,
                 nearest=fitted.nearest,
+                alpha=keeps,
                 image=base64.b64encode(fitted.data).decode(),
                 **_measure(ref, fitted.data, mode),
             )
@@ -144,10 +153,9 @@ async def compare(
     Each classical file is the largest that fits in the payload's bytes (binary search over quality);
     when even the lowest quality is larger, the smallest is returned with `nearest: true`."""
     fmts = _formats(formats)
-    rt = resolve_model(request, svc.registry, model, "encode")
+    rt, items = await choose_and_read(request, "encode", model)  # the model /encode would use
     if "decode" not in rt.endpoints:
         raise ApiError(422, f"model {rt.name!r} cannot decode its payloads to compare", kind="unsupported-by-model")
-    items = await read_images(request, svc.settings.max_batch_items)
     if items.batch:
         raise ApiError(422, "/compare takes one image as the request body, not a batch", kind="one-image-only")
     data = items.blobs[0]
@@ -167,22 +175,25 @@ async def compare(
     t2 = time.perf_counter()
 
     mode = "L" if rt.manifest.input.channels == 1 else "RGB"
+    icc = decoded.extras.icc_profile  # what the payload carries (none when it does not describe the image)
 
     def measure_all() -> tuple[np.ndarray, dict, int, list[Classical]]:
-        ref = _pixels(data, mode)
-        png_bytes, others = _classical(ref, mode, fmts, len(payload))
+        ref, opened = pixels(data, mode, max_pixels=limit)
+        png_bytes, others = _classical(ref, mode, opened.extras.alpha, icc, fmts, len(payload))
         ours = _measure(ref, decoded.image, mode)  # the decoded PNG's pixels; its size is the payload's
         ours["bytes"], ours["bpp"] = len(payload), 8 * len(payload) / (ref.shape[0] * ref.shape[1])
         return ref, ours, png_bytes, others
 
     work = (size[0] * size[1] if size else len(data)) * (1 + len(fmts))  # small images: no thread hop
     ref, ours, png_bytes, others = await svc.pipeline.offload(work, measure_all)
-    request.state.model = rt.name
     return Comparison(
         width=ref.shape[1],
         height=ref.shape[0],
         mode=mode,
         png_bytes=png_bytes,
+        orientation_applied=encoded[0].intake.orientation,
+        alpha=decoded.extras.alpha is not None,
+        icc_profile_bytes=inspect(payload).icc_profile_bytes,
         learned=Learned(
             model=rt.name,
             version=rt.version,

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 
-from aecodec_wire.v1 import api_pb2
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from .. import openapi
-from ..bodies import IMAGE_BATCH, PROTOBUF, read_payloads
+from ..bodies import PROTOBUF, read_payloads
 from ..core.negotiate import negotiate
 from ..deps import service
+from ..responses import items_response, model_headers
 from ..runtime.imaging import FORMATS
+from ..runtime.pipeline import Decoded
 
 router = APIRouter(tags=["codec"])
 _BODY = openapi.request_body(
@@ -39,33 +40,29 @@ BATCH = [PROTOBUF, "application/json"]
     ),
 )
 async def decode(request: Request) -> Response:
-    """Restore images from payloads; the payload names its model, so no `model` parameter is needed."""
+    """Restore images from payloads; the payload names its model, so no `model` parameter is needed.
+
+    The image comes back at its original size and mode, with the ICC profile and alpha channel its payload
+    carries (a JPEG answer has no alpha)."""
     svc = service(request)
-    accept = request.headers.get("accept")
     items = await read_payloads(request, svc.settings.max_batch_items)
-    answer = negotiate(accept, BATCH if items.batch else SINGLE)
-    fmt = FORMATS.get(answer, "PNG")
-    decoded = await svc.pipeline.decode(svc.registry, items.blobs, fmt=fmt, batch=items.batch)
-    first = decoded[0].model
-    request.state.model = first.name
-    headers = {"X-Aecodec-Model": first.name, "X-Aecodec-Model-Version": first.version}
-    if answer == "application/json":
-        docs = [
-            {
-                "model": d.model.name,
-                "version": d.model.version,
-                "width": d.width,
-                "height": d.height,
-                "mode": d.mode,
-                "image": base64.b64encode(d.image).decode(),
-            }
-            for d in decoded
-        ]
-        return JSONResponse({"items": docs} if items.batch else docs[0], headers=headers)
-    if items.batch:
-        return Response(
-            api_pb2.ImageBatch(images=[d.image for d in decoded]).SerializeToString(),
-            media_type=IMAGE_BATCH,
-            headers=headers,
-        )
-    return Response(decoded[0].image, media_type=answer, headers=headers)
+    answer = negotiate(request.headers.get("accept"), BATCH if items.batch else SINGLE)
+    decoded = await svc.pipeline.decode(svc.registry, items.blobs, fmt=FORMATS.get(answer, "PNG"), batch=items.batch)
+    request.state.model = decoded[0].model.name
+    blobs = [d.image for d in decoded]
+    return items_response(
+        answer, items.batch, blobs, lambda: [_doc(d) for d in decoded], model_headers(decoded[0].model)
+    )
+
+
+def _doc(d: Decoded) -> dict:
+    return {
+        "model": d.model.name,
+        "version": d.model.version,
+        "width": d.width,
+        "height": d.height,
+        "mode": d.mode,
+        "icc_profile_bytes": len(d.extras.icc_profile),
+        "alpha": d.extras.alpha is not None,
+        "image": base64.b64encode(d.image).decode(),
+    }

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 
-from aecodec_wire.v1 import api_pb2
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from .. import openapi
-from ..bodies import IMAGE_BATCH, PROTOBUF, read_images
+from ..bodies import PROTOBUF
+from ..choice import choose_and_read
 from ..core.errors import ApiError, echo
 from ..core.negotiate import negotiate
-from ..deps import MODEL_PARAM, RESIZE_PARAM, openapi_param, query_bool, query_str, resolve_model, service
+from ..deps import MODEL_PARAM, RESIZE_PARAM, openapi_param, query_bool, query_str, service
+from ..responses import intake_doc, intake_headers, items_response, model_headers
 from ..runtime.imaging import FORMATS
 from ..runtime.sessions import ModelRuntime
 
@@ -43,33 +44,38 @@ BATCH = [PROTOBUF, "application/json"]
         "The cleaned image (an ImageBatch for a batch request)",
         *SINGLE[:3],
         PROTOBUF,
-        json_schema=openapi.DECODE_JSON,
+        json_schema=openapi.DENOISE_JSON,
         errors=(400, 401, 404, 406, 413, 415, 422, 503),
     ),
 )
 async def denoise(request: Request) -> Response:
-    """Clean images with a denoising model (encoder then decoder, unquantised)."""
+    """Clean images with a denoising model (encoder then decoder, unquantised); upright, with the input's ICC
+    profile and alpha channel."""
     svc = service(request)
-    model, resize = query_str(request, "model"), query_bool(request, "resize")
-    rt = resolve_model(request, svc.registry, model, "denoise")
-    sigma = _sigma(request, rt)
-    svc.pipeline.admit(rt)  # a full model is refused now, before the body is read
-    items = await read_images(request, svc.settings.max_batch_items)
+    model, resize, sigma = query_str(request, "model"), query_bool(request, "resize"), _sigma(request)
+    rt, items = await choose_and_read(request, "denoise", model)
+    _takes_sigma(rt, sigma)
     answer = negotiate(request.headers.get("accept"), BATCH if items.batch else SINGLE)
-    images = await svc.pipeline.denoise(
-        rt, items.blobs, resize=resize, fmt=FORMATS.get(answer, "PNG"), batch=items.batch, sigma=sigma
-    )
-    headers = {"X-Aecodec-Model": rt.name, "X-Aecodec-Model-Version": rt.version}
-    if answer == "application/json":
-        docs = [{"model": rt.name, "version": rt.version, "image": base64.b64encode(i).decode()} for i in images]
-        return JSONResponse({"items": docs} if items.batch else docs[0], headers=headers)
-    if items.batch:
-        return Response(api_pb2.ImageBatch(images=images).SerializeToString(), media_type=IMAGE_BATCH, headers=headers)
-    return Response(images[0], media_type=answer, headers=headers)
+    fmt = FORMATS.get(answer, "PNG")
+    images = await svc.pipeline.denoise(rt, items.blobs, resize=resize, fmt=fmt, batch=items.batch, sigma=sigma)
+    headers = model_headers(rt) | intake_headers([i.intake for i in images])
+
+    def docs() -> list[dict]:
+        return [
+            {
+                "model": rt.name,
+                "version": rt.version,
+                **intake_doc(i.intake),
+                "image": base64.b64encode(i.image).decode(),
+            }
+            for i in images
+        ]
+
+    return items_response(answer, items.batch, [i.image for i in images], docs, headers)
 
 
-def _sigma(request: Request, rt: ModelRuntime) -> float | None:
-    """The ``sigma`` query parameter: a number in [0, 255], for a model that takes a noise level."""
+def _sigma(request: Request) -> float | None:
+    """The ``sigma`` query parameter: a number in [0, 255]."""
     raw = query_str(request, "sigma")
     if raw is None:
         return None
@@ -84,11 +90,15 @@ def _sigma(request: Request, rt: ModelRuntime) -> float | None:
             f"(got {echo(raw)})",
             kind="invalid-parameter",
         )
-    if rt.manifest.input.fixed_size:
+    return value
+
+
+def _takes_sigma(rt: ModelRuntime, sigma: float | None) -> None:
+    """Only an any-size denoiser takes a noise level."""
+    if sigma is not None and rt.manifest.input.fixed_size:
         raise ApiError(
             422,
             f"model {rt.name!r} does not take a noise level; leave out sigma, or use an any-size denoiser "
             "(GET /models)",
             kind="unsupported-by-model",
         )
-    return value

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import base64
 
+from aecodec_wire import inspect
 from aecodec_wire.quantize import MAX_BITS, MIN_BITS
 from aecodec_wire.uniform_codec import DEFAULT_BITS
-from aecodec_wire.v1 import api_pb2
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from .. import openapi
-from ..bodies import PAYLOAD_BATCH, PROTOBUF, read_images
+from ..bodies import PAYLOAD_BATCH, PROTOBUF
+from ..choice import choose_and_read
 from ..core.negotiate import negotiate
-from ..deps import (
-    MODEL_PARAM,
-    RESIZE_PARAM,
-    default_encode_model,
-    default_photo_model,
-    openapi_param,
-    query_bool,
-    query_int,
-    query_str,
-    resolve_model,
-    service,
-)
+from ..deps import MODEL_PARAM, RESIZE_PARAM, openapi_param, query_bool, query_int, query_str, service
+from ..responses import intake_doc, intake_headers, items_response, model_headers
+from ..runtime.pipeline import Encoded
+from ..runtime.sessions import ModelRuntime
 
 router = APIRouter(tags=["codec"])
 _BODY = openapi.request_body(
@@ -58,49 +51,39 @@ _BODY = openapi.request_body(
     ),
 )
 async def encode(request: Request) -> Response:
-    """Compress images into self-describing payloads (`application/x-protobuf`, or JSON with the latent)."""
+    """Compress images into self-describing payloads (`application/x-protobuf`, or JSON with the latent).
+
+    EXIF orientation is applied first (`X-Aecodec-Orientation-Applied`); an ICC profile and an alpha
+    channel travel in the payload; other metadata is not carried (`X-Aecodec-Metadata-Dropped`)."""
     svc = service(request)
     model = query_str(request, "model")
     bits = query_int(request, "bits", DEFAULT_BITS, MIN_BITS, MAX_BITS)
     resize = query_bool(request, "resize")
     answer = negotiate(request.headers.get("accept"), [PROTOBUF, "application/json", "application/octet-stream"])
-    if model is None:  # the default depends on the image, so every model it could pick must have room now
-        for name in {svc.settings.default_model, default_photo_model(svc.registry, svc.settings)}:
-            candidate = svc.registry.get(name) if name else None
-            if candidate is not None:
-                svc.pipeline.admit(candidate)
-        items = await read_images(request, svc.settings.max_batch_items)
-        chosen = default_encode_model(svc.registry, svc.settings, items.blobs[0])
-        rt = resolve_model(request, svc.registry, chosen, "encode")
-        svc.pipeline.admit(rt)
-    else:
-        rt = resolve_model(request, svc.registry, model, "encode")
-        svc.pipeline.admit(rt)  # a full model is refused now, before the body is read
-        items = await read_images(request, svc.settings.max_batch_items)
+    rt, items = await choose_and_read(request, "encode", model)
     encoded = await svc.pipeline.encode(rt, items.blobs, bits=bits, resize=resize, batch=items.batch)
     observe = svc.metrics.payload_observer(rt.name)
     for e in encoded:
         observe(len(e.payload))
-    headers = {
-        "X-Aecodec-Model": rt.name,
-        "X-Aecodec-Model-Version": rt.version,
-        "X-Aecodec-Payload-Bytes": str(sum(len(e.payload) for e in encoded)),
+    headers = model_headers(rt) | intake_headers([e.intake for e in encoded])
+    headers["X-Aecodec-Payload-Bytes"] = str(sum(len(e.payload) for e in encoded))
+    blobs = [e.payload for e in encoded]
+    return items_response(
+        answer, items.batch, blobs, lambda: [_doc(rt, e, bits) for e in encoded], headers, PAYLOAD_BATCH
+    )
+
+
+def _doc(rt: ModelRuntime, e: Encoded, bits: int) -> dict:
+    info = inspect(e.payload)
+    return {
+        "model": rt.name,
+        "version": rt.version,
+        "bits": bits if rt.codec.bit_depths else None,  # a codec model's rate is fixed by its training
+        "payload": base64.b64encode(e.payload).decode(),
+        "size": len(e.payload),
+        "icc_profile_bytes": info.icc_profile_bytes,
+        "alpha_bytes": info.alpha_bytes,
+        **intake_doc(e.intake),
+        "latent_shape": list(e.latent.shape),
+        "latent": e.latent.tolist(),
     }
-    if answer == "application/json":
-        docs = [
-            {
-                "model": rt.name,
-                "version": rt.version,
-                "bits": bits if rt.codec.bit_depths else None,  # a codec model's rate is fixed by its training
-                "payload": base64.b64encode(e.payload).decode(),
-                "size": len(e.payload),
-                "latent_shape": list(e.latent.shape),
-                "latent": e.latent.tolist(),
-            }
-            for e in encoded
-        ]
-        return JSONResponse({"items": docs} if items.batch else docs[0], headers=headers)
-    if items.batch:
-        body = api_pb2.PayloadBatch(payloads=[e.payload for e in encoded]).SerializeToString()
-        return Response(body, media_type=PAYLOAD_BATCH, headers=headers)
-    return Response(encoded[0].payload, media_type=answer, headers=headers)

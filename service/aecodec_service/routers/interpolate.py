@@ -9,10 +9,11 @@ from fastapi.responses import Response
 
 from .. import openapi
 from ..bodies import PROTOBUF, read_images
+from ..choice import resolve
 from ..core.errors import ApiError
 from ..core.negotiate import negotiate
-from ..deps import ModelName, ServiceDep, resolve_model
-from ..responses import IMAGE_LIST, image_list_response
+from ..deps import ModelName, ServiceDep
+from ..responses import IMAGE_LIST, image_list_response, model_headers
 
 router = APIRouter(tags=["generative"])
 _BODY = openapi.request_body(
@@ -47,7 +48,7 @@ async def interpolate(
     answer = negotiate(request.headers.get("accept"), IMAGE_LIST)
     if steps > svc.settings.max_steps:
         raise ApiError(422, f"steps={steps} is too many; at most {svc.settings.max_steps}", kind="steps-too-large")
-    rt = resolve_model(request, svc.registry, model, "interpolate")
+    rt = resolve(request, "interpolate", model)
     svc.pipeline.admit(rt, steps + 2)  # refused now, before the two images are read
     items = await read_images(request, svc.settings.max_batch_items)
     if len(items.blobs) != 2:
@@ -57,7 +58,7 @@ async def interpolate(
             kind="need-two-images",
         )
     pixels = await svc.pipeline.interpolate(rt, items.blobs[0], items.blobs[1], steps, resize)
-    headers = {"X-Aecodec-Model": rt.name, "X-Aecodec-Model-Version": rt.version}
+    headers = model_headers(rt)
     return image_list_response(
         pixels, answer, headers, {"model": rt.name, "version": rt.version, "steps": steps}, columns=steps
     )

@@ -11,10 +11,11 @@ from fastapi.responses import Response
 
 from .. import openapi
 from ..bodies import PROTOBUF
+from ..choice import resolve
 from ..core.errors import ApiError
 from ..core.negotiate import negotiate
-from ..deps import ModelName, ServiceDep, resolve_model
-from ..responses import IMAGE_LIST, image_list_response
+from ..deps import ModelName, ServiceDep
+from ..responses import IMAGE_LIST, image_list_response, model_headers
 
 router = APIRouter(tags=["generative"])
 SAMPLE_JSON = openapi.obj(model="string", version="string", seed="integer", images="array")
@@ -45,11 +46,11 @@ async def sample(
         raise ApiError(
             422, f"n={n} is too many; at most {svc.settings.max_sample_n} samples per request", kind="n-too-large"
         )
-    rt = resolve_model(request, svc.registry, model, "sample")
+    rt = resolve(request, "sample", model)
     svc.pipeline.admit(rt, n)
     seed = secrets.randbits(63) if seed is None else seed
     pixels = await svc.pipeline.sample(rt, n, seed, temperature)
-    headers = {"X-Aecodec-Model": rt.name, "X-Aecodec-Model-Version": rt.version, "X-Aecodec-Seed": str(seed)}
+    headers = model_headers(rt) | {"X-Aecodec-Seed": str(seed)}
     return image_list_response(
         pixels,
         answer,

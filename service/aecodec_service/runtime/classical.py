@@ -22,13 +22,14 @@ class Format:
     media_type: str
     lowest: int  # Pillow's quality range
     highest: int
+    alpha: bool  # whether the format stores an alpha channel
     options: dict[str, Any] = field(default_factory=dict)
 
 
 _ALL = (
-    Format("jpeg", "JPEG", "image/jpeg", 1, 100, {"optimize": True}),
-    Format("webp", "WEBP", "image/webp", 0, 100, {"method": 6}),
-    Format("avif", "AVIF", "image/avif", 0, 100),
+    Format("jpeg", "JPEG", "image/jpeg", 1, 100, False, {"optimize": True}),
+    Format("webp", "WEBP", "image/webp", 0, 100, True, {"method": 6}),
+    Format("avif", "AVIF", "image/avif", 0, 100, True),
 )
 # the allow-list: what this Pillow build can write
 FORMATS = {f.name: f for f in _ALL if f.name == "jpeg" or features.check(f.name)}
@@ -42,19 +43,21 @@ class Fitted:
     nearest: bool  # even the lowest quality is larger than the budget: this is the smallest file
 
 
-def encode(img: Image.Image, fmt: Format, quality: int) -> bytes:
+def encode(img: Image.Image, fmt: Format, quality: int, icc_profile: bytes = b"") -> bytes:
+    """``img`` as a ``fmt`` file at ``quality``, embedding ``icc_profile`` when given."""
     buf = io.BytesIO()
-    img.save(buf, format=fmt.pillow, quality=quality, **fmt.options)
+    icc = {"icc_profile": icc_profile} if icc_profile else {}
+    img.save(buf, format=fmt.pillow, quality=quality, **fmt.options, **icc)
     return buf.getvalue()
 
 
-def fit(img: Image.Image, fmt: Format, budget: int) -> Fitted:
+def fit(img: Image.Image, fmt: Format, budget: int, icc_profile: bytes = b"") -> Fitted:
     """The highest quality whose file is at most ``budget`` bytes (else the lowest quality, nearest)."""
     tried: dict[int, bytes] = {}
     lo, hi, best = fmt.lowest, fmt.highest, None
     while lo <= hi:
         q = (lo + hi) // 2
-        tried[q] = encode(img, fmt, q)
+        tried[q] = encode(img, fmt, q, icc_profile)
         if len(tried[q]) <= budget:
             best, lo = q, q + 1
         else:
@@ -62,4 +65,4 @@ def fit(img: Image.Image, fmt: Format, budget: int) -> Fitted:
     if best is not None:
         return Fitted(fmt, best, tried[best], nearest=False)
     q = fmt.lowest
-    return Fitted(fmt, q, tried[q] if q in tried else encode(img, fmt, q), nearest=True)
+    return Fitted(fmt, q, tried[q] if q in tried else encode(img, fmt, q, icc_profile), nearest=True)

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
+from aecodec_wire import image_extras
 from aecodec_wire import payload as wire
 from aecodec_wire.errors import ModelMismatch, PayloadError
+from aecodec_wire.image_extras import Extras
 from aecodec_wire.latent_codec import Latents
 from aecodec_wire.manifest import Manifest
 from aecodec_wire.v1 import payload_pb2 as pb
@@ -29,7 +31,7 @@ from ..core.config import Settings
 from .batcher import all_or_none
 from .errors import BadPayload, DomainError, ModelTimeout, ModelVersionMismatch, TooLarge, UnknownPayloadModel
 from .graphs import run_in_tiles, run_rows, tile_geometry
-from .imaging import Prepared, to_image_bytes, to_model_input, to_pixels
+from .imaging import AS_SENT, Intake, Prepared, to_image_bytes, to_model_input, to_pixels
 from .memory import give_back
 from .noise import Box, plans
 from .registry import ModelRegistry
@@ -49,6 +51,7 @@ def held_pixels(rt: ModelRuntime, width: int, height: int) -> int:
 class Encoded:
     payload: bytes
     latent: np.ndarray  # the encoder's float latent of this image, (*latent_shape)
+    intake: Intake = AS_SENT  # orientation applied, metadata not carried
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,13 @@ class Decoded:
     width: int
     height: int
     mode: str
+    extras: Extras = image_extras.NONE  # the ICC profile and alpha plane put back on the image
+
+
+@dataclass(frozen=True)
+class Denoised:
+    image: bytes
+    intake: Intake
 
 
 def _each(items: Sequence[T], batch: bool, fn: Callable[[T], object]) -> list:
@@ -169,14 +179,15 @@ class Pipeline:
         def code() -> list[Encoded]:
             sizes = [(p.width, p.height) for p in prepared]
             modes = [p.mode for p in prepared]
+            extras = [p.extras for p in prepared]
             if len({o[0].shape for o in outs}) == 1:
-                payloads = rt.codec.encode(latents_of(outs), sizes, modes, depth)
+                payloads = rt.codec.encode(latents_of(outs), sizes, modes, depth, extras)
             else:
                 payloads = [
-                    rt.codec.encode(latents_of([o]), [size], [mode], depth)[0]
-                    for o, size, mode in zip(outs, sizes, modes, strict=True)
+                    rt.codec.encode(latents_of([o]), [size], [mode], depth, [extra])[0]
+                    for o, size, mode, extra in zip(outs, sizes, modes, extras, strict=True)
                 ]
-            return [Encoded(pl, o[0][0]) for pl, o in zip(payloads, outs, strict=True)]
+            return [Encoded(pl, o[0][0], p.intake) for pl, o, p in zip(payloads, outs, prepared, strict=True)]
 
         return await self.offload(nbytes, code)
 
@@ -279,6 +290,10 @@ class Pipeline:
             out = []
             for (rt, _, code), y in zip(parsed, images, strict=False):
                 mode = wire.PB_TO_MODE.get(code.mode, "L" if rt.manifest.input.channels == 1 else "RGB")
+                try:
+                    extras = image_extras.read(code)  # checked with the header; the alpha plane inflates here
+                except PayloadError as exc:
+                    raise BadPayload(str(exc)) from exc
                 data = to_image_bytes(
                     y,
                     rt.manifest.output_range,
@@ -287,16 +302,18 @@ class Pipeline:
                     mode=mode,
                     fixed_size=rt.manifest.input.fixed_size,
                     fmt=fmt,
+                    extras=extras,
                 )
-                out.append(Decoded(rt, data, code.width, code.height, mode))
+                out.append(Decoded(rt, data, code.width, code.height, mode, extras))
             return out
 
         return await self.offload(sum(y.size for y in images), render)
 
     async def denoise(
         self, rt: ModelRuntime, blobs: list[bytes], *, resize: bool, fmt: str, batch: bool, sigma: float | None = None
-    ) -> list[bytes]:
-        """Image -> encoder -> decoder (no quantisation: the float latent is the cleanest) -> image.
+    ) -> list[Denoised]:
+        """Image -> encoder -> decoder (no quantisation: the float latent is the cleanest) -> image, upright,
+        with the input's ICC profile and alpha plane.
 
         ``sigma`` (0-255) is a known noise level for an any-size denoiser, whose latent's last channel is its
         noise-level map (sigma/255; the encoder fills in "unknown"). A model whose manifest has a noise gate
@@ -306,7 +323,7 @@ class Pipeline:
 
     async def _denoise(
         self, rt: ModelRuntime, blobs: list[bytes], resize: bool, fmt: str, batch: bool, sigma: float | None
-    ) -> list[bytes]:
+    ) -> list[Denoised]:
         nbytes = sum(map(len, blobs))
         prepared = await self.offload(nbytes, lambda: self._prepare(rt, blobs, resize, batch))
         m = rt.manifest
@@ -331,8 +348,18 @@ class Pipeline:
         return await self.offload(
             nbytes,
             lambda: [
-                to_image_bytes(
-                    y, value_range, width=p.width, height=p.height, mode=p.mode, fixed_size=m.input.fixed_size, fmt=fmt
+                Denoised(
+                    to_image_bytes(
+                        y,
+                        value_range,
+                        width=p.width,
+                        height=p.height,
+                        mode=p.mode,
+                        fixed_size=m.input.fixed_size,
+                        fmt=fmt,
+                        extras=p.extras,
+                    ),
+                    p.intake,
                 )
                 for (y, value_range), p in zip(outs, prepared, strict=True)
             ],
