@@ -7,9 +7,17 @@ import io
 import numpy as np
 import pytest
 from aecodec_service.runtime.errors import BadImage
-from aecodec_service.runtime.imaging import Prepared, encode_image, png_bytes, to_image_bytes, to_model_input
+from aecodec_service.runtime.imaging import (
+    Prepared,
+    encode_image,
+    open_image,
+    png_bytes,
+    to_image_bytes,
+    to_model_input,
+)
+from aecodec_wire.image_extras import Extras
 from aecodec_wire.manifest import InputSpec
-from PIL import Image
+from PIL import Image, ImageCms, ImageOps
 
 from .conftest import SHIPPED, Running
 
@@ -118,3 +126,54 @@ def test_image_errors_say_what_is_wrong_without_internals(data: bytes | None) ->
         to_model_input(data, GRAY, max_pixels=1 << 20, resize=False)
     detail = exc.value.detail
     assert "expected" in detail and "0x" not in detail and "object at" not in detail and "/" not in detail, detail
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_is_applied_before_encoding(orientation: int) -> None:
+    """The model sees what a viewer shows: Pillow's exif_transpose of the stored pixels, for each of the 8."""
+    stored = Image.fromarray(RNG.integers(0, 256, (30, 40, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _png(stored, exif=exif.tobytes())
+    opened = open_image(data, max_pixels=1 << 20)
+    upright = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    assert opened.intake.orientation == orientation and opened.image.size == upright.size
+    np.testing.assert_array_equal(np.asarray(opened.image), np.asarray(upright))
+    prepared = to_model_input(data, COLOUR, max_pixels=1 << 20, resize=False)
+    assert (prepared.width, prepared.height) == upright.size
+    np.testing.assert_array_equal(_pixels(prepared), np.asarray(upright))
+
+
+def test_a_fixed_size_model_checks_the_upright_size() -> None:
+    spec = InputSpec(channels=1, height=20, width=30, range=(0.0, 1.0))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored = Image.fromarray(RNG.integers(0, 256, (30, 20), dtype=np.uint8))  # 20x30 stored, 30x20 upright
+    buf = io.BytesIO()
+    stored.save(buf, format="JPEG", exif=exif.tobytes())
+    assert to_model_input(buf.getvalue(), spec, max_pixels=1 << 20, resize=False).width == 30
+    with pytest.raises(BadImage, match="image is 20x30"):
+        to_model_input(_png(stored), spec, max_pixels=1 << 20, resize=False)
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF")
+def test_a_damaged_exif_block_is_ignored_not_fatal() -> None:
+    data = _png(Image.fromarray(RNG.integers(0, 256, (8, 8), dtype=np.uint8)), exif=b"Exif\0\0II*\0garbage")
+    assert open_image(data, max_pixels=1 << 20).intake.orientation == 1
+
+
+def test_to_image_bytes_puts_back_alpha_and_profile_on_every_path() -> None:
+    y = RNG.uniform(0, 1, (3, 16, 24)).astype(np.float32)
+    alpha = RNG.integers(0, 256, (16, 24), dtype=np.uint8)
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    extras = Extras(icc, alpha)
+    for fmt, mode in [("PNG", "RGBA"), ("WEBP", "RGBA"), ("JPEG", "RGB")]:
+        data = to_image_bytes(y, (0.0, 1.0), width=24, height=16, mode="RGBA", fixed_size=False, fmt=fmt, extras=extras)
+        img = Image.open(io.BytesIO(data))
+        assert img.mode == mode and img.info["icc_profile"] == icc, fmt
+        if fmt != "JPEG":  # JPEG has no alpha
+            np.testing.assert_array_equal(np.asarray(img)[..., 3], alpha)
+    grey = to_image_bytes(
+        y[:1], (0.0, 1.0), width=20, height=16, mode="LA", fixed_size=False, extras=Extras(b"", alpha[:, :20])
+    )
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(grey)))[..., 1], alpha[:, :20])
