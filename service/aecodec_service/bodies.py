@@ -11,6 +11,7 @@ from fastapi import Request
 from google.protobuf.message import DecodeError
 from starlette.datastructures import UploadFile
 
+from .core.errors import ApiError
 from .runtime.errors import BadRequestInput, DomainError, MalformedBody, TooLarge, UnsupportedMediaType
 
 PROTOBUF = "application/x-protobuf"
@@ -32,7 +33,7 @@ def _media(request: Request) -> tuple[str, str]:
 async def _multipart(request: Request, max_items: int) -> list[bytes]:
     try:
         form = await request.form(max_files=max_items + 1, max_fields=max_items + 1)
-    except DomainError:
+    except (DomainError, ApiError):  # e.g. the body limit, counted as a chunked body arrives: 413, not 400
         raise
     except Exception as exc:  # the multipart parser's errors are the client's
         if "Too many" in str(getattr(exc, "detail", exc)):  # Starlette's words for max_files / max_fields

@@ -7,6 +7,7 @@ connection-level ones (408 deadlines, invalid HTTP) in test_connection.py; /read
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from aecodec_wire.v1 import payload_pb2 as pb
 
 from .conftest import SHIPPED, Running, serve
 from .helpers import INTERNALS, png
+from .photos import display_p3
 
 IMG = {"Content-Type": "image/png"}
 PB = {"Content-Type": "application/x-protobuf"}
@@ -62,6 +64,9 @@ def conv(**fields: Any) -> Callable[[httpx.Client], bytes]:
 
 LONG_ACCEPT = IMG | {"Accept": ",".join(["text/x-y"] * 1500)}  # 13 KB: under the header limit, negotiated
 NO_BOUNDARY = {"Content-Type": "multipart/form-data"}
+# a 28x28 LA image whose alpha plane inflates to 64 MiB; an RGB payload carrying a CMYK image's profile
+BOMB = {"mode": pb.IMAGE_MODE_LA, "alpha": b"\x00" + zlib.compress(b"\0" * (64 << 20), 9)}
+CMYK = {"mode": pb.IMAGE_MODE_RGB, "icc_profile": zlib.compress(display_p3()[:16] + b"CMYK" + display_p3()[20:])}
 CONV, CODEC, AE, VAE = ("cifar-conv",), ("mnist-codec-q1",), ("mnist-ae",), ("mnist-vae",)
 
 # (issue 11 item, id, status, models it needs, request builder)
@@ -91,6 +96,10 @@ CASES: list[tuple[str, str, int, tuple[str, ...], Build]] = [
     ("3", "conv-latent-4x0x0", 422, CONV, post("/decode", conv(latent_shape=[4, 0, 0], width=32, height=32), PB)),
     ("4", "header-1mb", 431, (), lambda c: ("GET", "/models", {"headers": {"X-Filler": "f" * 1_000_000}})),
     ("4", "accept-long", 406, AE, post("/encode", lambda c: DIGIT, LONG_ACCEPT)),
+    ("23", "request-line-60kb", 414, (), lambda c: ("GET", "/models?q=" + "a" * 60_000, {})),
+    ("23", "accept-4mb", 431, AE, post("/encode", lambda c: DIGIT, IMG | {"Accept": "a" * 4_000_000})),
+    ("23", "alpha-plane-zip-bomb", 422, CODEC, post("/decode", lambda c: compact(c, "mnist-codec-q1", **BOMB), PB)),
+    ("23", "icc-profile-of-cmyk", 422, CODEC, post("/decode", lambda c: compact(c, "mnist-codec-q1", **CMYK), PB)),
     ("4", "content-type-long", 415, AE, post("/encode", lambda c: DIGIT, {"Content-Type": "text/" + "x" * 8000})),
     (
         "4",

@@ -1,4 +1,5 @@
-"""Connection limits over raw sockets: header size (431), header and body deadlines (408), bad HTTP (400).
+"""Connection limits over raw sockets: header size (431, 414 for the request line), header and body deadlines
+(408), bad HTTP (400), a chunked body over the limit (413).
 
 Each answer is a problem document and the connection is closed, so a client that never finishes
 its request cannot hold a connection (or the server's memory) forever.
@@ -218,3 +219,48 @@ def test_mangled_requests_all_get_a_problem_document(strict_server: Running) -> 
         if status >= 400:
             assert b"content-type: application/problem+json" in raw.lower(), (data, raw[:300])
     _alive(strict_server)
+
+
+def test_a_request_line_over_the_limit_gets_414(strict_server: Running) -> None:
+    with _connect(strict_server) as sock:
+        sock.sendall(b"GET /models?q=" + b"a" * 60_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, doc = _problem(_read_all(sock))
+    assert status == 414 and "request line exceeds 8192 bytes" in doc["detail"] and headers["connection"] == "close"
+    r = httpx.get(strict_server.url + "/healthz?q=" + "a" * 60_000, timeout=10)
+    assert r.status_code == 414 and r.headers["content-type"] == "application/problem+json"
+    long_header = httpx.get(strict_server.url + "/healthz?q=" + "a" * 4000, headers={"X-F": "f" * 6000}, timeout=10)
+    assert long_header.status_code == 431  # a short-enough line with headers over the limit: still 431
+    _alive(strict_server)
+
+
+def test_a_4mb_accept_header_gets_431_not_a_reset(strict_server: Running) -> None:
+    """The client is still sending when the server refuses: the server reads and drops the rest of what it
+    sends (lingering close), so the answer is not thrown away by a reset."""
+    for _ in range(3):
+        with _connect(strict_server) as sock:
+            sock.sendall(
+                b"POST /encode HTTP/1.1\r\nHost: x\r\nAccept: " + b"a" * 4_000_000 + b"\r\nContent-Length: 1\r\n\r\nx"
+            )
+            status, headers, doc = _problem(_read_all(sock))
+        assert status == 431 and "8192 bytes" in doc["detail"] and headers["connection"] == "close"
+    _alive(strict_server)
+
+
+def test_a_chunked_multipart_body_over_the_limit_gets_413(fake_server: Running) -> None:
+    """No Content-Length: the body is counted as it arrives (the limit is 1 MB here), inside a multipart part."""
+
+    def body() -> Iterator[bytes]:
+        yield b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n'
+        yield b"Content-Type: image/png\r\n\r\n"
+        for _ in range(30):
+            yield b"a" * 100_000
+        yield b"\r\n--x--\r\n"
+
+    r = httpx.post(
+        fake_server.url + "/encode",
+        content=body(),
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+        timeout=10,
+    )
+    assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json", r.text
+    assert "exceeds the limit of 1000000 bytes" in r.json()["detail"] and r.headers["connection"] == "close"

@@ -35,6 +35,7 @@ TITLES = {
     408: "Request Timeout",
     409: "Conflict",
     413: "Content Too Large",
+    414: "URI Too Long",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
     431: "Request Header Fields Too Large",

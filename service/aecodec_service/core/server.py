@@ -4,15 +4,20 @@ uvicorn's httptools protocol has no limit on header size and no deadline for a r
 headers or body: a client can send megabytes of headers, or open a connection and trickle
 bytes forever. ``HttpProtocol`` adds, per connection:
 
-- ``max_header_bytes``: the request line and headers beyond it get 431 and the connection closes,
-  before the parser has buffered them;
+- ``max_header_bytes``: the request line and headers beyond it get 431 (414 when the request line alone
+  is over it) and the connection closes, before the parser has buffered them;
 - ``header_timeout_s``: from connecting (or the first byte of the next request) to the end of the
   headers, else 408 and close;
 - ``body_timeout_s``: from the end of the headers to the end of the body, else 408 and close (a
   response already under way is cut instead);
 - uvicorn's own "400 Invalid HTTP request" becomes a problem document.
 
-Every answer it writes itself is ``application/problem+json`` with ``Connection: close``.
+Every answer it writes itself is ``application/problem+json`` with ``Connection: close``. After a
+refusal the connection closes gracefully ("lingering close", as nginx and Apache do): the answer is
+sent, the write side shut, and what the client is still sending is read and thrown away for up to
+``LINGER_S`` seconds or ``LINGER_BYTES`` bytes. Closing at once with unread bytes in the socket makes
+the kernel send a reset, which throws away the answer before the client reads it (a client still
+sending a 4 MB header saw only "connection reset").
 Idle keep-alive connections close after ``keep_alive_s`` (uvicorn's ``timeout_keep_alive``).
 """
 
@@ -26,6 +31,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .config import Settings, get_settings
 from .errors import problem_bytes
+
+LINGER_S = 2.0
+LINGER_BYTES = 64 << 20
+_LINE_SLACK = 32  # a request line needs this much beyond its URL (method, version, spaces, CRLF)
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class HttpProtocol(HttpToolsProtocol):
         self._in_head = True
         self._completed = False  # a request ended during the last slice fed (pipelining)
         self._timer: asyncio.TimerHandle | None = None
+        self._drain_left: int | None = None  # lingering after a refusal: bytes still to read and drop
 
     # -- deadlines --------------------------------------------------------------------------------
     def _arm(self, seconds: float, status: int, detail: str) -> None:
@@ -89,10 +99,13 @@ class HttpProtocol(HttpToolsProtocol):
 
     # -- header size ------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
+        if self._drain_left is not None:
+            self._drain(len(data))
+            return
         while self._in_head and len(data) > self._head_left:
             cut, self._completed = self._head_left, False
             super().data_received(data[:cut])  # may end the head (what follows is body) or a whole pipelined request
-            if self.transport.is_closing():
+            if self.transport.is_closing() or self._drain_left is not None:
                 return
             if self._in_head and not self._completed:
                 self._refuse_head()
@@ -104,16 +117,34 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _refuse_head(self) -> None:
         limit = self._limits.max_header_bytes
-        self._disarm()
-        self.transport.write(
-            problem_bytes(431, f"the request line and headers exceed {limit} bytes; send smaller headers")
-        )
-        self.transport.close()
+        if not getattr(self, "headers", None) and len(getattr(self, "url", b"")) + _LINE_SLACK >= limit:
+            # no header has ended and the URL fills the limit: the request line alone is too long
+            answer = problem_bytes(414, f"the request line exceeds {limit} bytes; send a shorter URL (query string)")
+        else:
+            answer = problem_bytes(431, f"the request line and headers exceed {limit} bytes; send smaller headers")
+        self._refuse(answer)
 
     def send_400_response(self, msg: str) -> None:
         detail = "the request is not valid HTTP/1.1 (request line, headers or chunked framing); " + msg
-        self.transport.write(problem_bytes(400, detail, "invalid-http"))
-        self.transport.close()
+        self._refuse(problem_bytes(400, detail, "invalid-http"))
+
+    # -- lingering close ----------------------------------------------------------------------------
+    def _refuse(self, answer: bytes) -> None:
+        """Send ``answer``, shut the write side, and drop what the client still sends before closing."""
+        self._disarm()
+        self.transport.write(answer)
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self._drain_left = LINGER_BYTES
+        self._timer = self.loop.call_later(LINGER_S, self.transport.close)
+
+    def _drain(self, n: int) -> None:
+        assert self._drain_left is not None
+        self._drain_left -= n
+        if self._drain_left < 0:
+            self.transport.close()
 
     def _unsupported_upgrade_warning(self) -> None:
         """No WebSocket routes (``ws="none"``): an upgrade request is served as plain HTTP, without a warning."""
