@@ -1,16 +1,17 @@
 """``aecodec denoise-dir`` over a folder of photographs of mixed sizes and modes, with the service's default
-denoiser (the real service on loopback, the shipped models): sizes, grey, transparency and camera
-orientation come back as they went in, the noise goes down, broken files are listed with exit code 1, and a
-rerun resumes. The folder mechanics shared with the other jobs are tested in test_cli.py."""
+denoiser (the real service on loopback, the shipped models): sizes, grey, transparency, colour profiles and
+camera orientation come back as they went in, the noise goes down, broken files are listed with exit code 1,
+and a rerun resumes. The folder mechanics shared with the other jobs are tested in test_cli.py."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.service.photos import display_p3, srgb
 
 from .test_cli import cli
 
@@ -41,12 +42,14 @@ def photo_tree(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
     Image.fromarray(noisy(grey, 25, 1)).save(src / "sub" / "grey.png")
     truth["sub/grey.png"] = grey
     rgba = np.dstack([noisy(clean[:64, :90], 25, 2), np.tile(np.linspace(0, 255, 90, dtype=np.uint8), (64, 1))])
-    Image.fromarray(rgba, "RGBA").save(src / "sub" / "alpha.png")
+    Image.fromarray(rgba, "RGBA").save(src / "sub" / "alpha.png", icc_profile=srgb())
     truth["sub/alpha.png"] = rgba
     turned = Image.fromarray(noisy(clean[:60, :100], 10, 3))  # stored sideways, EXIF says "rotate 90 CW"
     exif = Image.Exif()
     exif[0x0112] = 6
-    turned.transpose(Image.Transpose.ROTATE_90).save(src / "camera.jpg", quality=95, exif=exif)
+    turned.transpose(Image.Transpose.ROTATE_90).save(
+        src / "camera.jpg", quality=95, exif=exif, icc_profile=display_p3()
+    )
     truth["camera.png"] = clean[:60, :100]
     png = (src / "rgb.png").read_bytes()
     (src / "truncated.png").write_bytes(png[: len(png) // 3])
@@ -78,8 +81,10 @@ def test_mixed_photographs_keep_size_and_mode_and_get_cleaner(service, photo_tre
     with Image.open(dst / "sub/alpha.png") as im:
         assert im.mode == "RGBA" and im.size == (90, 64)
         assert np.array_equal(np.asarray(im)[..., 3], truth["sub/alpha.png"][..., 3])  # transparency kept
+        assert im.info["icc_profile"] == srgb()
     with Image.open(dst / "camera.png") as im:
         assert im.size == (100, 60)  # upright, as a viewer shows the JPEG
+        assert im.info["icc_profile"] == display_p3()  # the phone's Display P3 colours stay Display P3
         assert psnr(np.asarray(im.convert("RGB")), truth["camera.png"]) > 25
 
     mtimes = {p: p.stat().st_mtime_ns for p in dst.rglob("*.png")}
@@ -102,15 +107,3 @@ def test_sigma_is_passed_on_and_checked(service, photo_tree, tmp_path) -> None:
     assert code == 2 and not (tmp_path / "o2").exists()
     code, out = cli(service, "denoise-dir", only, tmp_path / "o3", "--model", "mnist-denoise", "--sigma", 25, "-q")
     assert code == 1 and "noise level" in out
-
-
-def test_prepare_sends_plain_images_untouched() -> None:
-    from aecodec_sdk._denoise_dir import prepare
-
-    data = PHOTO.read_bytes()
-    assert prepare(data) == (data, None)
-    assert prepare(b"not an image") == (b"not an image", None)
-    buf = io.BytesIO()
-    Image.new("LA", (5, 3), (10, 200)).save(buf, format="PNG")
-    body, alpha = prepare(buf.getvalue())
-    assert Image.open(io.BytesIO(body)).mode == "L" and alpha is not None and alpha.getextrema() == (200, 200)

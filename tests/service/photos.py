@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import struct
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageCms
@@ -79,8 +80,9 @@ def display_p3() -> bytes:
     return header + struct.pack(">I", len(tags)) + table + data
 
 
+@lru_cache(maxsize=1)
 def srgb() -> bytes:
-    """Pillow's (littleCMS's) sRGB profile, 588 bytes."""
+    """Pillow's (littleCMS's) sRGB profile, 588 bytes; made once (its header holds the time it was made)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 

@@ -45,10 +45,24 @@ def array_to_image(array: np.ndarray) -> Image.Image:
     raise ValueError(f"image arrays must be HxW or HxWxC with C in (1, 3, 4), got shape {array.shape}")
 
 
+_ORIENTATION = 0x0112  # EXIF tag
+
+
 def image_to_png(image: Image.Image) -> bytes:
+    """A PIL image as PNG, keeping what the service honours: its ICC profile (Pillow writes ``info``'s) and
+    its EXIF orientation (an image opened from a phone JPEG is still sideways: the service turns it)."""
+    exif = image.getexif()
+    turned = {"exif": exif.tobytes()} if exif.get(_ORIENTATION, 1) != 1 else {}
     buf = io.BytesIO()
-    image.save(buf, format="PNG")
+    image.save(buf, format="PNG", **turned)
     return buf.getvalue()
+
+
+def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
+    """Save in the format of the file's suffix with the image's ICC profile (Pillow writes it to PNG by itself,
+    to JPEG and WebP only when told)."""
+    icc = image.info.get("icc_profile")
+    image.save(path, **({"icc_profile": icc} if icc else {}))
 
 
 def image_bytes(image: ImageInput) -> bytes:

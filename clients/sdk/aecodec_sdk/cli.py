@@ -20,7 +20,7 @@ from rich.table import Table
 from . import _denoise_dir, _jobs
 from ._base import DEFAULT_URL
 from ._client import AsyncClient, Client
-from ._images import grid, image_to_png
+from ._images import grid, image_to_png, save_image
 from .exceptions import AecodecError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Client for the aecodec image codec service.")
@@ -80,7 +80,7 @@ def decode(ctx: typer.Context, src: InPath, dst: Path) -> None:
         with _client(ctx) as client:
             image = client.decode(src)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        image.save(dst)
+        save_image(image, dst)
         err.print(f"wrote {dst} ({image.width}x{image.height} {image.mode})", highlight=False)
     except (AecodecError, OSError, ValueError) as error:
         raise _fail(error) from error
