@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from aecodec_training.cli import app
-from aecodec_training.codec.custom import plan, taken_wire_ids
+from aecodec_training.custom_codec import plan, taken_wire_ids
 from aecodec_training.rd import at_bytes, bytes_for
 from aecodec_training.zoo import PHOTO_WIRE_IDS, SHIPPED_WIRE_IDS, free_wire_ids
 from aecodec_wire.manifest import load
@@ -122,7 +122,7 @@ def test_codec_command_publishes_levels_a_running_service_serves_after_reload(tm
 
 
 def test_images_of_several_sizes_give_any_size_levels(tmp_path: Path) -> None:
-    from aecodec_training.codec.custom import train_codec
+    from aecodec_training.custom_codec import train_codec
     from aecodec_training.realpath import round_trip
 
     folder = tmp_path / "mixed"

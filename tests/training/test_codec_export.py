@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from aecodec_training import onnx_io
-from aecodec_training.config import Objective, TrainConfig
+from aecodec_training.config import TrainConfig
 from aecodec_training.export import export_run
 from aecodec_training.realpath import round_trip
 from aecodec_training.trainer import Trainer
@@ -33,7 +33,7 @@ def codec_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         device="cpu",
         progress=False,
         options={"hidden": 8, "latent": 4, "positional": True},
-        objective=Objective(lam=3.0),
+        task={"lam": 3.0},
         command="aecodec-train train rd-codec --lam 3",
     )
     Trainer(cfg, log=lambda _m: None).fit()

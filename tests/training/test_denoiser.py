@@ -1,9 +1,9 @@
 """The any-size denoiser: residual and any size by construction, its noise-level channel, a resumable
-wall-clock training run, and the export to two ONNX graphs that onnxruntime runs like PyTorch."""
+wall-clock run through the one trainer (``aecodec-train train denoiser``), and the one export path: two ONNX
+graphs that onnxruntime runs like PyTorch, a sealed manifest with the service's noise gate."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -11,11 +11,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from aecodec_training import denoise_export, denoise_train
+from aecodec_training.cli import app
 from aecodec_training.datasets.photos import VALIDATION
 from aecodec_training.models.denoiser import UNKNOWN, Denoiser, DenoiserConfig
+from aecodec_training.tasks.photo_denoising import NOISE_GATE, corrupt
 from aecodec_wire import manifest as mf
 from PIL import Image
+from typer.testing import CliRunner
 
 PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "denoise_photo.png"
 
@@ -49,7 +51,7 @@ def test_noise_level_reaches_the_network_and_output_keeps_the_size() -> None:
 def test_corrupt_gives_8bit_noisy_patches_with_levels() -> None:
     gen = torch.Generator().manual_seed(0)
     clean = torch.full((256, 3, 32, 32), 128 / 255)  # an 8-bit value, as every training pixel is
-    noisy, level = denoise_train.corrupt(clean, 50.0, gen)
+    noisy, level = corrupt(clean, 50.0, gen)
     assert torch.equal(noisy, torch.round(noisy * 255) / 255)
     known = level >= 0
     assert 0.3 < known.float().mean() < 0.7 and (level[~known] == UNKNOWN).all()
@@ -71,40 +73,43 @@ def photos_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def run_args(photos: Path, cifar: Path, mnist: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        *("--photos", str(photos), "--cifar", str(cifar), "--mnist", str(mnist), "--out", str(out)),
-        *("--width", "8", "--depth", "3", "--patch", "32", "--batch", "4", "--save-every", "0.02"),
-        *extra,
-    ]
+def train(photos: Path, cifar: Path, mnist: Path, out: Path, *extra: str) -> str:
+    args = ["train", "denoiser", "--data-dir", str(photos), "--cifar-dir", str(cifar), "--mnist-dir", str(mnist)]
+    args += ["--out", str(out), "--width", "8", "--depth", "3", "--patch", "32", "--batch-size", "4"]
+    result = CliRunner().invoke(app, [*args, "--no-progress", "--checkpoint-minutes", "0.01", *extra])
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def test_training_is_resumable_and_exports_checked_graphs(
     photos_dir: Path, cifar_npz_dir: Path, mnist_dir: Path, tmp_path: Path
 ) -> None:
     run = tmp_path / "run"
-    denoise_train.main(run_args(photos_dir, cifar_npz_dir, mnist_dir, run, "--minutes", "0.03"))
+    train(photos_dir, cifar_npz_dir, mnist_dir, run, "--minutes", "0.03")
     first = torch.load(run / "checkpoint.pt", weights_only=False)
-    assert first["step"] > 0 and first["val_names"] == [VALIDATION[0]]
-    with pytest.raises(SystemExit, match="--resume"):
-        denoise_train.main(run_args(photos_dir, cifar_npz_dir, mnist_dir, run, "--minutes", "0.06"))
-    denoise_train.main(run_args(photos_dir, cifar_npz_dir, mnist_dir, run, "--minutes", "0.06", "--resume"))
+    assert first["model_name"] == "denoiser" and first["dataset"]["name"] == "photos+cifar10+mnist"
+    assert first["epoch"] * 200 + first["step"] > 0
+    out = train(photos_dir, cifar_npz_dir, mnist_dir, run, "--minutes", "0.06")  # a larger budget extends it
+    assert "resuming" in out
     second = torch.load(run / "checkpoint.pt", weights_only=False)
-    assert second["step"] > first["step"] and second["elapsed_s"] > first["elapsed_s"]
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["step"] == second["step"] and "photo_s25_out" in metrics["val"]
+    assert second["epoch"] * 200 + second["step"] > first["epoch"] * 200 + first["step"]
+    assert second["seconds"] > first["seconds"]
+    assert "train_loss" in (run / "train.log").read_text()
 
     folder = tmp_path / "models" / "denoise-test"
-    sealed = denoise_export.export(run, folder, "denoise-test", photos_dir, mnist_dir, digits=8)
+    result = CliRunner().invoke(app, ["export", str(run), str(folder), "--limit", "8"])
+    assert result.exit_code == 0, result.output
     loaded = mf.load(folder, verify=True)
-    assert loaded == sealed and loaded.input.height is None and loaded.input.width is None
+    assert loaded.input.height is None and loaded.input.width is None
     assert loaded.kind == "denoising" and loaded.latent_shape == [13, None, None]
-    assert loaded.noise_gate == denoise_export.NOISE_GATE  # a re-export keeps the service's clean-image gate
-    assert loaded.metrics["onnx_max_abs_diff"] <= denoise_export.TOLERANCE
-    # the ONNX pair at an odd size (edge-padded to even, as the service does) keeps the size and mode
-    net = denoise_export.OnnxDenoiser(folder)
-    img = np.asarray(Image.open(PHOTO).convert("RGB"))[:41, :67]
-    assert net(img).shape == img.shape and net(img, sigma=10.0).dtype == np.uint8
+    assert loaded.noise_gate == NOISE_GATE  # a re-export keeps the service's clean-image gate
+    assert {"val_photos_s25_psnr_db", "mnist_s0.3_psnr_db"} <= set(loaded.metrics)
+    assert loaded.training.epochs >= 1 and loaded.training.seconds > 0
     enc = ort.InferenceSession(str(folder / "encoder.onnx"))
+    dec = ort.InferenceSession(str(folder / "decoder.onnx"))
     assert [i.name for i in enc.get_inputs()] == ["image"]
+    img = np.asarray(Image.open(PHOTO).convert("RGB"))[:40, :66].transpose(2, 0, 1)[None].astype(np.float32) / 255
+    latent = enc.run(None, {"image": img})[0]
+    assert latent.shape == (1, 13, 20, 33) and np.all(latent[:, -1] == UNKNOWN)  # blind unless the service says
+    assert dec.run(None, {"latent": latent})[0].shape == img.shape
     shutil.rmtree(folder)

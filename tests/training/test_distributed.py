@@ -45,4 +45,4 @@ def test_torchrun_two_processes_gloo(mnist_dir: Path, tmp_path: Path) -> None:
     assert state is not None and state["epoch"] == 2
     history = json.loads((out / "metrics.json").read_text())["history"]
     assert len(history) == 2 and history[1]["train_loss"] < history[0]["train_loss"]
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.json", "train.log"]  # rank 0 alone

@@ -90,7 +90,7 @@ def test_failed_reexport_keeps_the_old_model(mnist_dir: Path, tmp_path: Path, mo
 
 
 def test_onnx_matches_torch_on_real_batch(mnist_dir: Path, tmp_path: Path) -> None:
-    from aecodec_training.export import load_run
+    from aecodec_training.trainer import load_run
 
     run = _train(mnist_dir, tmp_path / "run", "mlp-reference")
     export_run(run, tmp_path / "m", "m")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typing
 
+from pathlib import Path
+
 import pytest
 import torch
-from aecodec_training.models import build_model, model_names, param_count, register_model, summarize
+from aecodec_training.models import Autoencoder, param_count, summarize
+from aecodec_training.registry import REGISTRY, build_model, model_names, recipe
 from aecodec_wire.manifest import ModelKind
 
 # the manifest kind each registered model exports as: the service picks its endpoints and latent codec by it
@@ -23,6 +26,8 @@ KINDS = {
     "conv-vae": "vae",
     "rd-codec": "codec",
     "hyperprior-codec": "codec",
+    "gained-hyperprior-codec": "codec",
+    "denoiser": "denoising",
 }
 
 PARAMS = {
@@ -76,9 +81,28 @@ def test_conv_cifar_is_exactly_the_reports() -> None:
 def test_registry() -> None:
     with pytest.raises(KeyError, match="unknown model"):
         build_model("nope")
-    with pytest.raises(ValueError, match="twice"):
-        register_model("mlp-reference")(lambda: None)  # type: ignore[arg-type,return-value]
     assert build_model("mlp-vae", latent_dim=8).latent_shape == [8]
+    assert {"denoiser", "mlp-vae", "gained-hyperprior-codec"} <= set(model_names())  # every family trains here
+    for name, entry in REGISTRY.items():
+        assert isinstance(entry.factory(), Autoencoder), name
+        assert recipe(name).task.name in entry.recipe.task.name
+
+
+def test_models_import_no_training_export_or_onnx_code() -> None:
+    """The networks are plain modules: nothing under models/ reaches tasks, the trainer, export or ONNX."""
+    import ast
+
+    import aecodec_training.models as models
+
+    for path in Path(models.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = ("." * node.level) + (node.module or "")
+                assert not module.startswith(".."), f"{path.name} imports {module}"
+                assert not (node.module or "").startswith(("onnx", "aecodec_training")), f"{path.name}: {module}"
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("onnx") for a in node.names), path.name
 
 
 def test_pca_matches_svd_optimum() -> None:

@@ -1,4 +1,4 @@
-"""A VAE trained with train-vae, exported, and served by the real service over HTTP: /sample and /interpolate."""
+"""A VAE trained with the IWAE bound through the one trainer, exported, and served by the real service over HTTP: /sample and /interpolate."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 import torch
 from aecodec_training.cli import app
 from aecodec_training.config import TrainConfig
-from aecodec_training.export import export_run, load_run
-from aecodec_training.vae_train import VAESchedule, train_vae
+from aecodec_training.export import export_run
+from aecodec_training.trainer import Trainer, load_run
 from aecodec_wire.manifest import load
 from PIL import Image
 from typer.testing import CliRunner
@@ -48,10 +48,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, 
         lr=2e-3,
         device="cpu",
         progress=False,
+        schedule="cosine",
         options={"latent_dim": LATENT, "hidden": 64, "layers": 2, "act": "elu"},
-        command="aecodec-train train-vae test",
+        task={"k": 3, "binarize": True, "warmup_epochs": 1.0, "nll_every": 100},
+        command="aecodec-train train mlp-vae test",
     )
-    train_vae(cfg, VAESchedule(k=3, warmup_epochs=1, eval_every=0))
+    Trainer(cfg, log=lambda _m: None).fit()
     result = CliRunner().invoke(app, ["evaluate", str(root / "run"), "--nll-k", "50"])
     assert result.exit_code == 0, result.output
     assert "test_nll_nats" in result.output

@@ -14,6 +14,7 @@ from PIL import Image
 
 from tests.service.conftest import DIGITS, SHIPPED, Running, serve
 from tests.service.helpers import png, read
+from tests.service.photos import display_p3, photo, sideways_jpeg, soft_edged_rgba
 
 CIFAR = np.load(DIGITS.parent / "cifar10_test_16.npz")["x"]
 DIGIT = np.load(DIGITS)["x"][3]
@@ -155,3 +156,42 @@ def test_the_page_loads_without_a_key_and_the_api_still_needs_one() -> None:
         _problem(c.post("/compare", content=png(DIGIT), headers=IMG), 401, "unauthorized")
         ok = c.post("/compare?model=mnist-ae", content=png(DIGIT), headers=IMG | {"Authorization": "Bearer k"})
         assert ok.status_code == 200
+
+
+def test_compare_chooses_the_model_encode_would(web_server: Running) -> None:
+    picture = png(np.kron(CIFAR[2], np.ones((2, 2, 1), np.uint8)))  # 64x64 colour: not a digit
+    with web_server.client() as c:
+        doc = c.post("/compare?formats=jpeg", content=picture, headers=IMG).json()
+        chosen = c.post("/encode", content=picture, headers=IMG).headers["x-aecodec-model"]
+        digit = c.post("/compare?formats=jpeg", content=png(DIGIT), headers=IMG).json()
+    assert doc["learned"]["model"] == chosen and chosen != "mnist-ae"
+    assert digit["learned"]["model"] == "mnist-ae"
+
+
+def test_a_sideways_tagged_photo_is_compared_upright_with_its_profile(web_server: Running) -> None:
+    if not (SHIPPED / "photo-codec-q2" / "manifest.json").is_file():
+        pytest.skip("photo-codec-q2 is not shipped")
+    upright = photo(128, 96)
+    body = sideways_jpeg(upright, 6, icc_profile=display_p3())
+    with web_server.client() as c:
+        doc = c.post("/compare?formats=jpeg,webp", content=body, headers={"Content-Type": "image/jpeg"}).json()
+    assert (doc["width"], doc["height"], doc["orientation_applied"]) == (128, 96, 6)
+    assert 0 < doc["icc_profile_bytes"] < len(display_p3()) and doc["alpha"] is False
+    assert read(base64.b64decode(doc["learned"]["image"])).info["icc_profile"] == display_p3()
+    for k in doc["classical"]:  # every file shows the same colours: the same profile
+        assert read(base64.b64decode(k["image"])).info["icc_profile"] == display_p3(), k["format"]
+    assert doc["learned"]["psnr"] > 25
+
+
+def test_transparency_is_carried_by_the_payload_and_by_webp_not_jpeg(web_server: Running) -> None:
+    if not (SHIPPED / "photo-codec-q2" / "manifest.json").is_file():
+        pytest.skip("photo-codec-q2 is not shipped")
+    rgba = soft_edged_rgba(120, 80)
+    with web_server.client() as c:
+        doc = c.post("/compare?formats=jpeg,webp", content=png(rgba), headers=IMG).json()
+    assert doc["alpha"] is True and doc["mode"] == "RGB"
+    learned = read(base64.b64decode(doc["learned"]["image"]))
+    assert learned.mode == "RGBA" and np.array_equal(np.asarray(learned)[..., 3], rgba[..., 3])
+    jpeg, webp = doc["classical"]
+    assert jpeg["alpha"] is False and read(base64.b64decode(jpeg["image"])).mode == "RGB"
+    assert webp["alpha"] is True and read(base64.b64decode(webp["image"])).mode == "RGBA"

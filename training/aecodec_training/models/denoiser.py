@@ -79,7 +79,10 @@ class Denoiser(Autoencoder):
         noise = self.body(torch.cat([y - 0.5, level], dim=1))
         return F.pixel_shuffle(y - noise, SCALE)
 
-    def forward(self, x: torch.Tensor, level: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+        """Cleaned x; ``level`` (N,) sigma/255 or UNKNOWN, blind when None."""
+        if level is None:
+            level = torch.full_like(x[:, 0, 0, 0], UNKNOWN)
         return self.synthesise(self.analyse(x, level))
 
     @property

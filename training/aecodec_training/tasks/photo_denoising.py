@@ -205,7 +205,7 @@ class PhotoDenoisingTask(Task):
             noisy = (clean + noise).clamp(0, 1).mul(255).round().div(255)
             denoised = model(noisy, blind).clamp(0, 1).mul(255).round().byte().cpu().numpy()
             out[f"photo_s{s:g}_out"] = float(psnr_per_image(u8, denoised).mean())
-        d = torch.from_numpy(self.mnist_test[:EVAL_DIGITS]).float().div(255).to(self.device)
+        d = torch.from_numpy(self.mnist_test[:EVAL_DIGITS].copy()).float().div(255).to(self.device)
         blind = torch.full((len(d),), UNKNOWN, device=self.device)
         for s in (0.1, 0.3, 0.5):
             noisy = (d + torch.randn(d.shape, generator=gen).to(self.device) * s).clamp(0, 1).mul(255).round().div(255)
