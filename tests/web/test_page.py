@@ -17,6 +17,7 @@ import pytest
 
 from tests.service.conftest import DIGITS, Running
 from tests.service.helpers import png, read
+from tests.service.photos import display_p3, photo, sideways_jpeg, soft_edged_rgba
 
 from . import browser
 from .conftest import API_KEY
@@ -129,6 +130,20 @@ def test_a_colour_image_on_an_any_size_codec(web_server: Running, driver: Any, t
     assert shown[0] == expected[0] and shown[1] == pytest.approx(expected[1], abs=1e-9)
     check_comparison(driver, shown[0])
     assert by(driver, "decoded-img").get_property("naturalWidth") == 52
+
+
+def test_a_phone_photo_and_a_cut_out_say_what_they_kept(web_server: Running, driver: Any, tmp_path: Path) -> None:
+    (tmp_path / "phone.jpg").write_bytes(sideways_jpeg(photo(96, 64), 6, icc_profile=display_p3()))
+    (tmp_path / "cut.png").write_bytes(png(soft_edged_rgba(96, 64)))
+    open_page(driver, web_server.url)
+    upload(driver, "image-input", tmp_path / "phone.jpg")
+    wait(driver, lambda: "upright" in by(driver, "kept").text)
+    assert "EXIF orientation 6" in by(driver, "kept").text and "colour profile" in by(driver, "kept").text
+    assert by(driver, "decoded-img").get_property("naturalWidth") == 96  # upright, as the browser shows the JPEG
+    upload(driver, "image-input", tmp_path / "cut.png")
+    wait(driver, lambda: "transparency" in by(driver, "kept").text)
+    assert "no transparency: JPEG cannot hold it" in by(driver, "classical-jpeg").text
+    assert "no transparency" not in by(driver, "classical-webp").text
 
 
 def test_api_keys_a_clear_401_then_it_works(keyed_server: Running, driver: Any, tmp_path: Path) -> None:

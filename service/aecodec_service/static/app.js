@@ -239,7 +239,8 @@ function showComparison(doc, im) {
   const orig = $("original-img");
   orig.src = im.url;
   setZoom(orig, doc.width, doc.height, zoom);
-  $("orig-caption").textContent = `${doc.width}\u00d7${doc.height} ${doc.mode}, PNG ${fmtBytes(doc.png_bytes)}`;
+  $("orig-caption").textContent =
+    `${doc.width}\u00d7${doc.height} ${doc.mode}${doc.alpha ? " + alpha" : ""}, PNG ${fmtBytes(doc.png_bytes)}`;
   const dec = $("decoded-img");
   dec.src = "data:image/png;base64," + L.image;
   setZoom(dec, doc.width, doc.height, zoom);
@@ -251,6 +252,7 @@ function showComparison(doc, im) {
   $("psnr").dataset.value = String(L.psnr);
   $("ssim").textContent = L.ssim.toFixed(4);
   $("times").textContent = `${L.encode_ms.toFixed(1)} / ${L.decode_ms.toFixed(1)} ms`;
+  $("kept").textContent = kept(doc);
   for (const u of state.payloadUrls) URL.revokeObjectURL(u);
   const base = (im.file.name || "image").replace(/\.[^.]*$/, "");
   const aec = URL.createObjectURL(b64ToBlob(L.payload, "application/octet-stream"));
@@ -260,6 +262,15 @@ function showComparison(doc, im) {
   Object.assign($("dl-png"), { href: png, download: `${base}.${L.model}.png` });
   $("classical").replaceChildren(...doc.classical.map((c) => classicalFigure(c, doc, zoom)));
   $("compare").hidden = false;
+}
+
+// what the payload carries beside the pixels, as the service reported it (docs/service.md, metadata)
+function kept(doc) {
+  const parts = [];
+  if (doc.orientation_applied !== 1) parts.push(`turned upright (EXIF orientation ${doc.orientation_applied})`);
+  if (doc.icc_profile_bytes) parts.push(`colour profile (${fmtBytes(doc.icc_profile_bytes)})`);
+  if (doc.alpha) parts.push("transparency (lossless)");
+  return parts.length ? parts.join(", ") : "the pixels (no profile, opaque)";
 }
 
 function classicalFigure(c, doc, zoom) {
@@ -285,6 +296,7 @@ function classicalFigure(c, doc, zoom) {
   cap.querySelector(".nearest").textContent = c.nearest
     ? `nearest: even the lowest quality takes ${fmtBytes(c.bytes)}, more than the payload`
     : `same bytes: the largest ${name} within ${fmtBytes(doc.learned.bytes)}`;
+  if (doc.alpha && !c.alpha) cap.querySelector(".nearest").textContent += `; no transparency: ${name} cannot hold it`;
   fig.append(img, cap);
   return fig;
 }
