@@ -18,4 +18,3 @@ def erase(img: np.ndarray, count: int, size: int, rng: np.random.Generator) -> n
         y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
         out[y : y + size, x : x + size] = 0
     return out
-

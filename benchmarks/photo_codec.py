@@ -44,7 +44,6 @@ AVIF_Q = (5, 15, 25, 35, 45, 55, 65, 75)
 OUT = Path("results/photo_codec")
 
 
-
 def classical(images: list[np.ndarray], fmt: str, quality: int) -> tuple[float, float]:
     """Mean (bpp, PSNR) of one Pillow format at one quality over the images."""
     bpps, psnrs = [], []

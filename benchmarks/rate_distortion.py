@@ -29,7 +29,6 @@ SWEEPS = {"jpeg": [5, 10, 20, 30, 50, 75, 90], "webp": [0, 10, 20, 30, 50, 75], 
 PCA_K = {"mnist": [8, 16, 32, 49], "cifar10": [32, 64, 128, 256]}
 
 
-
 def load_images(dataset: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (N, C, H, W) train and test splits: MNIST IDX files, or the CIFAR-10 files (batches or npz pair)."""
     ds = load_dataset(dataset, data_dir)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import torch
 from aecodec_training.datasets import load_dataset
-from aecodec_training.nll import NLL_SEED, LatentModel, OnnxVAE, evaluate_nll, torch_from_onnx
+from aecodec_training.from_onnx import torch_from_onnx
+from aecodec_training.nll import NLL_SEED, LatentModel, OnnxVAE, evaluate_nll
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST = REPO.parent / "shared" / "data" / "mnist"
@@ -41,7 +42,7 @@ def load_model(path: Path) -> tuple[LatentModel, str]:
         if rebuilt is not None:
             return rebuilt, "PyTorch rebuilt from the ONNX weights"  # type: ignore[return-value]
         return OnnxVAE(path), "onnxruntime"
-    from aecodec_training.export import load_run
+    from aecodec_training.trainer import load_run
 
     model, state = load_run(path)
     return model, f"run checkpoint, {state['epoch']} epochs"  # type: ignore[return-value]

@@ -85,6 +85,12 @@ def test_zoo_levels_are_the_shipped_ones(name: str) -> None:
         pytest.skip(f"{name} not shipped")
     level, manifest = LEVELS[name], load(folder)
     assert manifest.wire_id == level.wire_id
+    lines = commands(level)
+    assert all(line.startswith("aecodec-train ") for line in lines)
+    assert lines[-1].startswith(f"aecodec-train export runs/{level.stages[-1].run} models/{name}")
+    if level.lam is None:  # not a codec: the recipe names the model the manifest says it is
+        assert manifest.kind != "codec" and level.model in lines[0]
+        return
     assert f"(lambda {level.lam:g})" in manifest.description
     arch = level.architecture
     if level.model == "rd-codec":  # the photo levels (hyperprior-codec) are any-size with the default architecture
@@ -94,6 +100,9 @@ def test_zoo_levels_are_the_shipped_ones(name: str) -> None:
         assert manifest.architecture.startswith("hyperprior-") and manifest.input.height is None
     shipped_lams = [f"--lam {s.lam:g}" for s in level.stages]
     assert all(lam in manifest.training.command for lam in shipped_lams)  # same stages, same lambdas
-    lines = commands(level)
     assert lines[-1].endswith(f"models/{name} --wire-id {level.wire_id}")
-    assert all(line.startswith("aecodec-train ") for line in lines)
+
+
+def test_zoo_has_a_recipe_for_every_shipped_model() -> None:
+    shipped = {p.parent.name for p in (REPO / "models").glob("*/manifest.json")}
+    assert shipped <= set(LEVELS), f"no recipe in zoo.py for {sorted(shipped - set(LEVELS))}"

@@ -1,10 +1,10 @@
-"""The quality levels of the shipped codecs, as data (CompressAI keeps its pretrained levels in ``zoo/``).
+"""Every shipped model's recipe, as data (CompressAI keeps its pretrained levels in ``zoo/``).
 
-Each level is one or more ``aecodec-train train rd-codec`` runs (a later stage may start from an earlier
-one's weights, ``--init``, or fine-tune the decoder alone) and one ``aecodec-train export``. ``commands``
-renders a level as the exact commands that reproduce it; ``aecodec-train zoo`` prints them all. The shipped
-manifests record the commands as they were run, with the earlier ``python -m aecodec_training.codec.train``
-spelling of the same options.
+Each entry is one or more ``aecodec-train train MODEL`` runs (a later stage may start from an earlier one's
+weights, ``--init``, or fine-tune a codec's decoder alone) and one ``aecodec-train export``. ``commands``
+renders an entry as the commands that reproduce it with today's command line; ``aecodec-train zoo`` prints them
+all. The shipped manifests record the commands as they were run, some with earlier spellings of the same
+options (the stand-alone denoiser and VAE loops, ``python -m aecodec_training.codec.train``).
 
 Wire ids (the byte a compact payload names its model by): the shipped levels use theirs below, 21-29 are
 kept for the photo codec levels (``hyperprior-codec``, ids 21-24), and levels trained by users
@@ -25,21 +25,27 @@ DATA_DIRS = {"mnist": "data/mnist", "cifar10": "data/cifar-10", "photos": "data/
 
 @dataclass(frozen=True)
 class Stage:
-    """One ``aecodec-train train MODEL`` run (``rd-codec`` or ``hyperprior-codec``, the level's model)."""
+    """One ``aecodec-train train MODEL`` run of the entry's model."""
 
     run: str  # run folder under runs/
-    lam: float
-    minutes: float
+    lam: float | None  # rate-distortion stages: the trade-off; None for other families
+    minutes: float  # wall-clock budget (0: by epochs)
     lr: float
     batch_size: int
     init: str = ""  # the stage (run name) whose trained weights this one starts from
     decoder_only: bool = False
-    architecture: dict[str, Any] = field(default_factory=dict)  # hidden, latent, positional, size
-    settings: dict[str, Any] = field(default_factory=dict)  # flip, shift, clip, ... beyond the recipe
+    architecture: dict[str, Any] = field(default_factory=dict)  # hidden, latent, positional, size, ...
+    settings: dict[str, Any] = field(default_factory=dict)  # epochs, flip, shift, k, ... beyond the recipe
+    eval_limit: int = 500  # per-epoch validation images (0: all)
 
     def flags(self) -> list[str]:
-        out = ["--lam", f"{self.lam:g}", "--lr", f"{self.lr:g}", "--batch-size", str(self.batch_size)]
-        out += ["--minutes", f"{self.minutes:g}", "--eval-limit", "500", "--threads", "1"]
+        out = ["--lam", f"{self.lam:g}"] if self.lam is not None else []
+        out += ["--lr", f"{self.lr:g}", "--batch-size", str(self.batch_size)]
+        if self.minutes:
+            out += ["--minutes", f"{self.minutes:g}"]
+        if self.eval_limit:
+            out += ["--eval-limit", str(self.eval_limit)]
+        out += ["--threads", "1"]
         if self.init:
             out += ["--init", f"runs/{self.init}"]
         if self.decoder_only:
@@ -57,17 +63,19 @@ class Stage:
 
 @dataclass(frozen=True)
 class Level:
-    """A shipped quality level: its model folder name, wire id, data and the runs that made it."""
+    """A shipped model (a codec's quality level, or any other model): its folder name, wire id (codecs), data
+    and the runs that made it."""
 
     name: str
-    wire_id: int
+    wire_id: int | None
     dataset: str
     stages: tuple[Stage, ...]
     model: str = "rd-codec"  # the registered model every stage trains
     shipped: bool = True  # False: the recipe is here, the model folder is not (yet) in models/
+    data_flags: tuple[str, ...] = ()  # more data folders the model's task reads (the denoiser's)
 
     @property
-    def lam(self) -> float:
+    def lam(self) -> float | None:
         """The rate-distortion trade-off of the weights the payloads come from (the last full-model stage)."""
         return [s for s in self.stages if not s.decoder_only][-1].lam
 
@@ -100,6 +108,15 @@ def _high(name: str, wire_id: int, lam: float) -> Level:
 def _photo(name: str, wire_id: int, *stages: Stage) -> Level:
     return Level(name, wire_id, "photos", (_PHOTO_Q2, *stages), model="hyperprior-codec")
 
+
+def _once(name: str, model: str, dataset: str, lr: float = 1e-3, batch_size: int = 64, **settings: Any) -> Level:
+    """A model trained by one run of its recipe (the seed autoencoders)."""
+    return Level(name, None, dataset, (Stage(name, None, 0, lr, batch_size, settings=settings, eval_limit=0),), model)
+
+
+_VAE = {"latent_dim": 50, "hidden": 512, "layers": 2, "act": "elu"}
+# the IWAE bound on binarized digits with a KL warm-up (docs/vae.md): k = 5 for 90 epochs, then k = 50
+_VAE_K5 = {"epochs": 90, "k": 5, "binarize": True, "warmup_epochs": 10, "schedule": "cosine"}
 
 LEVELS: dict[str, Level] = {
     level.name: level
@@ -169,10 +186,42 @@ LEVELS: dict[str, Level] = {
         _photo("photo-codec-q2", 22),
         _high("photo-codec-q3", 23, 0.025),
         _high("photo-codec-q4", 24, 0.0483),
+        _once("mnist-ae", "mlp-reference", "mnist", epochs=20),
+        _once("mnist-denoise", "mlp-denoise", "mnist", epochs=20),
+        _once("mnist-sparse", "mlp-sparse", "mnist", epochs=20),
+        _once("cifar-conv", "conv-cifar", "cifar10", epochs=100, lr=1e-3, batch_size=128, flip=True),
+        Level(
+            "mnist-vae",
+            None,
+            "mnist",
+            (
+                Stage("mnist-vae-k5", None, 0, 1e-3, 100, architecture=_VAE, settings=_VAE_K5, eval_limit=0),
+                Stage(
+                    "mnist-vae",
+                    None,
+                    0,
+                    1e-3,
+                    100,
+                    init="mnist-vae-k5",
+                    architecture=_VAE,
+                    settings={**_VAE_K5, "k": 50, "epochs": 26, "warmup_epochs": 0},
+                    eval_limit=0,
+                ),
+            ),
+            model="mlp-vae",
+        ),
+        Level(
+            "denoise-any",
+            None,
+            "photos",
+            (Stage("denoise-any", None, 64, 5e-4, 16, architecture={"width": 32, "depth": 8}, eval_limit=0),),
+            model="denoiser",
+            data_flags=("--cifar-dir", DATA_DIRS["cifar10"], "--mnist-dir", DATA_DIRS["mnist"]),
+        ),
     )
 }
 
-SHIPPED_WIRE_IDS = frozenset(level.wire_id for level in LEVELS.values() if level.shipped)
+SHIPPED_WIRE_IDS = frozenset(level.wire_id for level in LEVELS.values() if level.shipped and level.wire_id)
 
 
 def commands(level: Level, data_dir: str | None = None) -> list[str]:
@@ -181,9 +230,11 @@ def commands(level: Level, data_dir: str | None = None) -> list[str]:
     lines = []
     for stage in level.stages:
         argv = ["aecodec-train", "train", level.model, "--dataset", level.dataset, "--data-dir", data]
-        lines.append(shlex.join([*argv, "--out", f"runs/{stage.run}", *stage.flags()]))
+        lines.append(shlex.join([*argv, *level.data_flags, "--out", f"runs/{stage.run}", *stage.flags()]))
     last = level.stages[-1].run
-    export = ["aecodec-train", "export", f"runs/{last}", f"models/{level.name}", "--wire-id", str(level.wire_id)]
+    export = ["aecodec-train", "export", f"runs/{last}", f"models/{level.name}"]
+    if level.wire_id is not None:
+        export += ["--wire-id", str(level.wire_id)]
     lines.append(shlex.join(export))
     return lines
 

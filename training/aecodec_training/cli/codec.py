@@ -56,13 +56,12 @@ def codec(
 
 @app.command()
 def zoo() -> None:
-    """The codec quality levels: lambda, wire id and the exact commands that reproduce each."""
+    """Every shipped model's recipe: the commands that reproduce it (codecs: lambda and wire id too)."""
     from ..zoo import LEVELS, commands
 
     for level in LEVELS.values():
         shipped = "" if level.shipped else "  (not shipped yet)"
-        console.print(
-            f"[bold]{level.name}[/bold]  wire id {level.wire_id}  lambda {level.lam:g}  {level.dataset}{shipped}"
-        )
+        codec = f"  wire id {level.wire_id}  lambda {level.lam:g}" if level.lam is not None else ""
+        console.print(f"[bold]{level.name}[/bold]  {level.model}{codec}  {level.dataset}{shipped}")
         for line in commands(level):
             console.print(f"  {line}", soft_wrap=True, highlight=False)
