@@ -55,7 +55,7 @@ def _valid_filter(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Separable 'valid' filtering of (H, W) by the 1-D window w along both axes."""
     n = len(w)
     rows = sum(w[k] * x[k : x.shape[0] - n + 1 + k] for k in range(n))
-    return sum(w[k] * rows[:, k : rows.shape[1] - n + 1 + k] for k in range(n))  # type: ignore[index]
+    return sum(w[k] * rows[:, k : rows.shape[1] - n + 1 + k] for k in range(n))
 
 
 def _ssim_sum(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
