@@ -13,11 +13,17 @@ escaped values of y, wrapped in a ``CompactCode`` whose width and height imply b
 outside its table's range is coded as the table's last symbol (the escape) and its distance beyond the range
 as a sign, a bit length and the bits themselves, all with uniform models (as CompressAI's bypass coding), so
 the decoder gets every value the encoder had: a clipped value would spread its error over a 16x16 block.
+
+A variable-rate model (a manifest with ``variable_rate``) codes the same way in its gained domain: at quality
+Q (carried by the payload) with gains g_y(Q), g_z(Q) (variable_rate.py), z * g_z is coded, the hyper decoder
+gets z_hat / g_z, the means and scales it gives are multiplied by g_y, y * g_y is coded, and the decoder graph
+gets y_hat / g_y: ``compress_estimate_at`` of training/aecodec_training/models/gained.py, step for step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import constriction
@@ -26,9 +32,10 @@ import numpy as np
 from . import payload
 from .errors import CorruptPayload
 from .image_extras import Extras, per_image
-from .latent_codec import Geometry, Latents, SideModel
+from .latent_codec import Geometry, Latents, SideModel, fixed_rate
 from .manifest import Manifest
 from .v1 import payload_pb2 as pb
+from .variable_rate import QualityScale, best_within
 
 Categorical = constriction.stream.model.Categorical
 RangeEncoder = constriction.stream.queue.RangeEncoder
@@ -38,6 +45,7 @@ SIDE = "side"  # the encoder output holding z
 HYPER_STRIDE = 4  # z is at 1/4 of y's side
 ESCAPE_BITS = 24  # an escaped value's distance beyond its table is below 2**24 (exact in float32)
 _SIGN, _LENGTH, _BYTE = Uniform(2), Uniform(ESCAPE_BITS + 1), Uniform(256)
+Gains = tuple[np.ndarray, np.ndarray] | tuple[None, None]  # (g_y (M,), g_z (Z,)) float32; (None, None): fixed rate
 
 
 def _models(counts: Sequence[Sequence[int]]) -> list:
@@ -53,7 +61,7 @@ class HyperpriorCodec:
     """Encodes and decodes the latents of one hyperprior codec model version."""
 
     latent_names: tuple[str, ...] = ("latent", SIDE)
-    bit_depths: tuple[int, ...] = ()  # the model fixes the rate; quality levels are separate models
+    bit_depths: tuple[int, ...] = ()  # no bits: a fixed-rate model's rate is its training's, a variable one's a quality
 
     def __init__(self, manifest: Manifest, hyper_decoder: SideModel) -> None:
         if manifest.prior is None or manifest.gaussian is None or manifest.wire_id is None:
@@ -75,26 +83,53 @@ class HyperpriorCodec:
         self._y_models = _models(gauss.counts)  # built once per codec instance: a reload drops them with it
         self._key = manifest.name.encode() + b"\0" + bytes.fromhex(manifest.version or "0" * 16)
         self.geometry = Geometry(manifest, omit_implied_latent=True)
+        rate = manifest.variable_rate
+        self.qualities = QualityScale(rate) if rate is not None else None  # None: one rate, the training's
 
     # --- the steps both sides share -------------------------------------------------------------------
-    def _z_symbols(self, z: np.ndarray) -> np.ndarray:
-        """(Z, a, b) floats -> (Z, a*b) int symbols in [0, K)."""
-        rows = z.reshape(len(self._z_offsets), -1).astype(np.float64)
-        s = np.rint(rows - self._z_offsets[:, None]).astype(np.int64) - self._z_minima[:, None]
+    def _gains(self, milli: int | None) -> Gains:
+        if self.qualities is None or milli is None:
+            return None, None
+        return self.qualities.gains(milli)
+
+    def _z_symbols(self, z: np.ndarray, g_z: np.ndarray | None = None) -> np.ndarray:
+        """(Z, a, b) floats -> (Z, a*b) int symbols in [0, K) of z (times its gains)."""
+        rows = z.reshape(len(self._z_offsets), -1)
+        if g_z is not None:
+            rows = rows * g_z[:, None]  # float32, as the model
+        s = np.rint(rows.astype(np.float64) - self._z_offsets[:, None]).astype(np.int64) - self._z_minima[:, None]
         return np.clip(s, 0, self._z_counts.shape[1] - 1)
 
-    def _z_hat(self, symbols: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        return (symbols + self._z_minima[:, None] + self._z_offsets[:, None]).astype(np.float32).reshape(shape)
+    def _z_hat(self, symbols: np.ndarray, shape: tuple[int, ...], g_z: np.ndarray | None = None) -> np.ndarray:
+        """The hyper decoder's input: the dequantised z (divided by its gains)."""
+        z_hat = (symbols + self._z_minima[:, None] + self._z_offsets[:, None]).astype(np.float32).reshape(shape)
+        return z_hat if g_z is None else z_hat / g_z[:, None, None]
 
-    def _params(self, z_hat: np.ndarray, y_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """z_hat (Z, a, b) -> (mean (M, h, w) float32, table index (M*h*w,) int64) from the hyper decoder."""
+    def _params(
+        self, z_hat: np.ndarray, y_shape: tuple[int, ...], g_y: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """z_hat (Z, a, b) -> (mean (M, h, w) float32, table index (M*h*w,) int64) from the hyper decoder, both
+        in y's gained domain when there are gains. A scale below the first table's picks it with or without
+        the model's clamp, so the clamp is left out."""
         out = np.asarray(self.hyper_decoder(z_hat[None]), dtype=np.float32)[0]  # (2M, h, w): means, then scales
         m = y_shape[0]
         if out.shape != (2 * m, *y_shape[1:]):
             raise CorruptPayload(f"hyper decoder gave shape {list(out.shape)} for latent shape {list(y_shape)}")
         mean, scale = out[:m], out[m:]
+        if g_y is not None:
+            mean, scale = mean * g_y[:, None, None], scale * g_y[:, None, None]
         index = np.searchsorted(self._scales, scale.reshape(-1).astype(np.float64), side="left")
         return mean, np.minimum(index, len(self._scales) - 1)
+
+    def _symbols(
+        self, y: np.ndarray, z: np.ndarray, milli: int | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One image's (y (M, h, w), z (Z, a, b)) at a quality -> (z symbols, y symbols, y excess, y tables)."""
+        g_y, g_z = self._gains(milli)
+        z_sym = self._z_symbols(z, g_z)
+        mean, index = self._params(self._z_hat(z_sym, z.shape, g_z), y.shape, g_y)
+        y_sym, excess = self._y_symbols(y if g_y is None else y * g_y[:, None, None], mean, index)
+        return z_sym, y_sym, excess, index
 
     def _y_symbols(self, y: np.ndarray, mean: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """round(y - mean) offset into each element's table -> (symbols, excess), both (M*h*w,) int64: a value
@@ -119,6 +154,39 @@ class HyperpriorCodec:
         bounds = [*starts[1:], len(order)]
         return [(int(t), order[a:b]) for t, a, b in zip(tables, starts, bounds, strict=True)]
 
+    def _encode_one(
+        self, y: np.ndarray, z: np.ndarray, size: tuple[int, int], mode: str, extra: Extras, milli: int | None
+    ) -> bytes:
+        """One image's latents at a quality (None: a fixed-rate model) -> its compact payload."""
+        z_sym, y_sym, excess, index = self._symbols(y, z, milli)
+        encoder = RangeEncoder()
+        for row, model in zip(z_sym, self._z_models, strict=True):
+            encoder.encode(row.astype(np.int32), model)
+        order = []
+        for table, pos in self._groups(index):
+            encoder.encode(y_sym[pos].astype(np.int32), self._y_models[table])
+            order.append(pos)
+        for e in excess[np.concatenate(order)]:
+            if e:
+                _encode_excess(encoder, int(e))
+        code = pb.CompactCode(data=encoder.get_compressed().astype("<u4").tobytes())
+        if milli is not None:
+            code.quality = milli
+        self.geometry.write(code, tuple(y.shape), size[0], size[1], mode, extra)
+        return payload.pack_compact(code, self.wire_id, self._key)
+
+    def _milli(self, quality: float | None, max_bytes: int | None) -> int | None:
+        """The quality to code at, in thousandths (None for a fixed-rate model), or ValueError saying why not."""
+        scale = self.qualities
+        if scale is None:
+            fixed_rate(self.manifest, quality, max_bytes)
+            return None
+        if quality is not None and max_bytes is not None:
+            raise ValueError("quality and max_bytes both choose the rate: give one of them")
+        if max_bytes is not None and max_bytes < 1:
+            raise ValueError(f"max_bytes must be a positive number of bytes, not {max_bytes}")
+        return scale.default if quality is None else scale.to_wire(quality)
+
     # --- LatentCodec ----------------------------------------------------------------------------------
     def encode(
         self,
@@ -127,46 +195,39 @@ class HyperpriorCodec:
         modes: Sequence[str],
         bits: int | None = None,
         extras: Sequence[Extras] | None = None,
+        *,
+        quality: float | None = None,
+        max_bytes: int | None = None,
     ) -> list[bytes]:
-        """latents {"latent": (N, M, h, w), "side": (N, Z, h/4, w/4)} -> N compact payloads."""
+        """latents {"latent": (N, M, h, w), "side": (N, Z, h/4, w/4)} -> N compact payloads.
+
+        A variable-rate model codes at ``quality`` (1..K; default the middle preset), or, with ``max_bytes``,
+        each image at the highest quality whose payload is at most that long (``BudgetTooSmall`` when none is)."""
         if bits is not None:
             raise ValueError(f"model {self.manifest.name!r} codes at the rate it was trained for: bits does not apply")
         if not isinstance(latents, Mapping):
             raise ValueError("a hyperprior codec needs the encoder's 'latent' and 'side' outputs")
+        milli = self._milli(quality, max_bytes)
         out = []
         each = per_image(extras, len(sizes))
-        for y, z, (width, height), mode, extra in zip(
-            latents["latent"], latents[SIDE], sizes, modes, each, strict=True
-        ):
-            encoder = RangeEncoder()
-            z_sym = self._z_symbols(z)
-            for row, model in zip(z_sym, self._z_models, strict=True):
-                encoder.encode(row.astype(np.int32), model)
-            mean, index = self._params(self._z_hat(z_sym, z.shape), y.shape)
-            y_sym, excess = self._y_symbols(y, mean, index)
-            order = []
-            for table, pos in self._groups(index):
-                encoder.encode(y_sym[pos].astype(np.int32), self._y_models[table])
-                order.append(pos)
-            for e in excess[np.concatenate(order)]:
-                if e:
-                    _encode_excess(encoder, int(e))
-            code = pb.CompactCode(data=encoder.get_compressed().astype("<u4").tobytes())
-            self.geometry.write(code, tuple(y.shape), width, height, mode, extra)
-            out.append(payload.pack_compact(code, self.wire_id, self._key))
+        for y, z, size, mode, extra in zip(latents["latent"], latents[SIDE], sizes, modes, each, strict=True):
+            if max_bytes is None or self.qualities is None:
+                out.append(self._encode_one(y, z, size, mode, extra, milli))
+            else:  # the encoder graph ran once; each try is the hyper decoder and the range coder
+                at = partial(self._encode_one, y, z, size, mode, extra)
+                out.append(best_within(at, self.qualities.lowest, self.qualities.highest, max_bytes))
         return out
 
-    def estimated_bits(self, latents: Latents, bits: int | None = None) -> np.ndarray:
-        """(N,) -sum log2 p of each image's z and y symbols under the integer tables."""
+    def estimated_bits(self, latents: Latents, bits: int | None = None, *, quality: float | None = None) -> np.ndarray:
+        """(N,) -sum log2 p of each image's z and y symbols under the integer tables (at ``quality``)."""
         if not isinstance(latents, Mapping):
             raise ValueError("a hyperprior codec needs the encoder's 'latent' and 'side' outputs")
+        milli = self._milli(quality, None)
         z_logp = np.log2(self._z_counts / self._z_counts.sum(axis=1, keepdims=True))
         out = []
         for y, z in zip(latents["latent"], latents[SIDE], strict=True):
-            z_sym = self._z_symbols(z)
+            z_sym, y_sym, excess, index = self._symbols(y, z, milli)
             total = -np.take_along_axis(z_logp, z_sym, axis=1).sum()
-            mean, index = self._params(self._z_hat(z_sym, z.shape), y.shape)
-            y_sym, excess = self._y_symbols(y, mean, index)
             for table, pos in self._groups(index):
                 counts = np.asarray(self._y_counts[table], dtype=np.float64)
                 total -= np.log2(counts[y_sym[pos]] / counts.sum()).sum()
@@ -179,7 +240,8 @@ class HyperpriorCodec:
         """A CompactCode -> (1, M, h, w) float32 y_hat; fills in width, height, mode and latent_shape."""
         code = payload.check_compact(code, self.wire_id, self._key, self.manifest.name, self.manifest.version)
         self.geometry.fill(code)
-        y_shape = self.geometry.check(code, max_pixels)
+        y_shape = self.geometry.check(code, max_pixels)  # the quality too: present exactly for variable rate
+        g_y, g_z = self._gains(code.quality)
         z_shape = (len(self._z_offsets), -(-y_shape[1] // HYPER_STRIDE), -(-y_shape[2] // HYPER_STRIDE))
         if len(code.data) % 4:
             raise CorruptPayload("coded latent length is not a whole number of 32-bit words")
@@ -187,7 +249,7 @@ class HyperpriorCodec:
             decoder = RangeDecoder(np.frombuffer(code.data, dtype="<u4").astype(np.uint32))
             per_channel = z_shape[1] * z_shape[2]
             z_sym = np.stack([decoder.decode(model, per_channel) for model in self._z_models]).astype(np.int64)
-            mean, index = self._params(self._z_hat(z_sym, z_shape), y_shape)
+            mean, index = self._params(self._z_hat(z_sym, z_shape, g_z), y_shape, g_y)
             y_sym = np.empty(index.shape, dtype=np.int64)
             order = []
             for table, pos in self._groups(index):
@@ -202,7 +264,7 @@ class HyperpriorCodec:
         except Exception as exc:  # the coder raises on data that cannot be a valid stream
             raise CorruptPayload(f"coded latent cannot be decoded: {exc}") from exc
         y_hat = self._y_hat(y_sym, excess, index).astype(np.float32).reshape(y_shape) + mean
-        return y_hat[None]
+        return (y_hat if g_y is None else y_hat / g_y[:, None, None])[None]
 
 
 def _excess_bytes(e: int) -> int:

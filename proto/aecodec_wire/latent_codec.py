@@ -10,6 +10,9 @@ latent y and a side latent z, passed as a mapping by output name) and may be giv
 construction (e.g. ``hyper_decoder``: z_hat -> per-element scales, run by the service as a third ONNX
 graph). The decoder graph always takes one array: what ``decode`` returns.
 
+A codec's rate is chosen by ``bits`` (the uniform quantiser's bit depths), or, for a variable-rate model
+(``qualities`` not None), by ``quality`` or ``max_bytes``; a codec refuses what does not apply to it.
+
 ``Geometry`` is the one place that decides which header fields a model fixes (and so are left out of the
 payload), fills them back in, and checks a header against the model and the pixel limit before any work
 proportional to the sizes it declares.
@@ -29,6 +32,7 @@ from .image_extras import Extras
 from .manifest import Manifest
 from .payload import MODE_TO_PB, Code
 from .v1 import payload_pb2 as pb
+from .variable_rate import MILLI, QualityScale
 
 Latents = np.ndarray | Mapping[str, np.ndarray]  # (N, ...) encoder output(s); a mapping is keyed by output name
 SideModel = Callable[[np.ndarray], np.ndarray]  # e.g. a hyperprior's decoder graph: (1, Z, a, b) z_hat -> (1, 2M, h, w)
@@ -43,6 +47,7 @@ class LatentCodec(Protocol):
     manifest: Manifest
     latent_names: tuple[str, ...]  # encoder outputs it codes, the decoder's input first
     bit_depths: tuple[int, ...]  # choices of ``bits``; empty when the codec has one fixed rate
+    qualities: QualityScale | None  # a variable-rate model's quality scale; None when nothing but bits chooses
 
     def encode(
         self,
@@ -51,9 +56,13 @@ class LatentCodec(Protocol):
         modes: Sequence[str],
         bits: int | None = None,
         extras: Sequence[Extras] | None = None,
+        *,
+        quality: float | None = None,
+        max_bytes: int | None = None,
     ) -> list[bytes]:
         """(N, ...) latents -> N payloads; ``sizes`` are the originals' (width, height); ``extras`` their ICC
-        profiles and alpha planes (None: none of them has either)."""
+        profiles and alpha planes (None: none of them has either). ``quality`` (1..K) or ``max_bytes`` (the
+        highest quality whose payload fits) choose a variable-rate model's rate."""
         ...
 
     def decode(self, code: Code, *, max_pixels: int | None = None) -> np.ndarray:
@@ -62,9 +71,15 @@ class LatentCodec(Protocol):
         The header is checked against the model (and ``max_pixels``, the decoded image's area) first."""
         ...
 
-    def estimated_bits(self, latents: Latents, bits: int | None = None) -> np.ndarray:
+    def estimated_bits(self, latents: Latents, bits: int | None = None, *, quality: float | None = None) -> np.ndarray:
         """(N,) ideal code lengths in bits of these latents under the codec's tables (no header)."""
         ...
+
+
+def fixed_rate(manifest: Manifest, quality: float | None, max_bytes: int | None = None) -> None:
+    """Refuse ``quality`` and ``max_bytes`` for a codec whose rate they do not choose."""
+    if quality is not None or max_bytes is not None:
+        raise ValueError(f"model {manifest.name!r} is not a variable-rate model: quality and max_bytes do not apply")
 
 
 def primary(latents: Latents) -> np.ndarray:
@@ -152,5 +167,19 @@ class Geometry:
             )
         if math.prod(shape) > MAX_LATENT_VALUES:
             raise CorruptPayload(f"payload latent shape {list(shape)} is too large")
+        self._check_quality(code)
         image_extras.check(code)
         return shape
+
+    def _check_quality(self, code: Code) -> None:
+        """A variable-rate model's payload carries a quality on its scale; any other payload none."""
+        found = code.quality if isinstance(code, pb.CompactCode) else 0
+        rate = self.manifest.variable_rate
+        if rate is None:
+            if found:
+                raise CorruptPayload(f"payload carries a quality, but model {self.manifest.name!r} has one fixed rate")
+        elif not MILLI <= found <= rate.levels * MILLI:
+            raise CorruptPayload(
+                f"payload quality {found} (thousandths) is not on model {self.manifest.name!r}'s scale "
+                f"{MILLI}..{rate.levels * MILLI}"
+            )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Final, Literal
 
@@ -26,6 +27,7 @@ DECODER_FILE = "decoder.onnx"
 HYPER_DECODER_FILE = "hyper_decoder.onnx"  # hyperprior codecs only: side latent -> means and scales of the latent
 SCHEMA_VERSION: Final = 1
 VERSION_HEX_CHARS = 16  # 8 bytes: the payload header carries them raw
+MAX_LOG_GAIN = 16.0  # |log gain| bound: exp of it stays far inside float32
 
 ModelKind = Literal["autoencoder", "denoising", "sparse", "vae", "codec"]
 
@@ -126,6 +128,33 @@ class GaussianTables(_Strict):
         return self
 
 
+class VariableRate(_Strict):
+    """A variable-rate hyperprior codec's gain vectors (Cui et al. 2021), read by ``aecodec_wire.variable_rate``.
+
+    One model codes every rate: a quality Q in [1, levels] (its integers are the trained levels, one per
+    lambda) interpolates the log-gains linearly between rows floor(Q) and floor(Q) + 1 (1-based), and the
+    codec quantises y * exp(log_gain_y) and z * exp(log_gain_z) instead of y and z. The graphs stay the
+    plain hyperprior's (ungained); the gains are data, so both sides compute them from the quality the
+    payload carries. ``lambdas`` are informative (what each level was trained for).
+    """
+
+    levels: int = Field(ge=2, le=64)
+    lambdas: list[float]
+    log_gain_y: list[list[float]]  # (levels, M): one row per level, one value per channel of y
+    log_gain_z: list[list[float]]  # (levels, Z)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VariableRate:
+        if not (len(self.lambdas) == len(self.log_gain_y) == len(self.log_gain_z) == self.levels):
+            raise ValueError("variable_rate: lambdas, log_gain_y and log_gain_z need one row per level")
+        for what, rows in (("log_gain_y", self.log_gain_y), ("log_gain_z", self.log_gain_z)):
+            if len({len(r) for r in rows}) != 1 or not rows[0]:
+                raise ValueError(f"variable_rate: every row of {what} needs the same number (>= 1) of values")
+            if not all(math.isfinite(v) and abs(v) <= MAX_LOG_GAIN for r in rows for v in r):
+                raise ValueError(f"variable_rate: {what} values must be finite, within +-{MAX_LOG_GAIN}")
+        return self
+
+
 class NoiseGate(_Strict):
     """An any-size denoiser whose latent's last channel is its noise level (sigma/255, or -1: blind): when the
     service runs the model at all, and what it tells it.
@@ -187,7 +216,23 @@ class Manifest(_Strict):
     latent_stride: int | None = Field(default=None, ge=1)
     # any-size denoisers with a noise-level channel: leave (nearly) clean images alone (see NoiseGate)
     noise_gate: NoiseGate | None = None
+    # a variable-rate hyperprior codec: the gains that choose its rate per image (see VariableRate)
+    variable_rate: VariableRate | None = None
     version: str = ""  # content hash, set by ``seal``
+
+    @model_validator(mode="after")
+    def _gains_fit(self) -> Manifest:
+        vr = self.variable_rate
+        if vr is None:
+            return self
+        if self.gaussian is None or self.side_channels is None:
+            raise ValueError("variable_rate needs a hyperprior codec (gaussian tables and side_channels)")
+        if len(vr.log_gain_y[0]) != self.latent_shape[0] or len(vr.log_gain_z[0]) != self.side_channels:
+            raise ValueError(
+                f"variable_rate: log_gain_y needs {self.latent_shape[0]} values per level (the latent's channels) "
+                f"and log_gain_z {self.side_channels} (side_channels)"
+            )
+        return self
 
     @property
     def latent_channels(self) -> int:
@@ -206,7 +251,7 @@ class Manifest(_Strict):
 def _unset_optional(manifest: Manifest) -> set[str]:
     """Optional fields left at None: omitted from the hash and the file, so adding them changed no existing
     model's version."""
-    optional = ("prior", "wire_id", "gaussian", "side_channels", "latent_stride", "noise_gate")
+    optional = ("prior", "wire_id", "gaussian", "side_channels", "latent_stride", "noise_gate", "variable_rate")
     return {k for k in optional if getattr(manifest, k) is None}
 
 

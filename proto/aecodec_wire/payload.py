@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError, Message
 from .errors import CorruptPayload, UnsupportedFormat
 from .v1 import api_pb2
 from .v1 import payload_pb2 as pb
+from .variable_rate import quality_of
 
 FORMAT_VERSION = 1
 Code = pb.LatentCode | pb.CompactCode
@@ -223,6 +224,7 @@ class PayloadInfo:
     wire_id: int | None = None  # set for a codec model's compact payload, which names its model by this id
     icc_profile_bytes: int = 0  # the image's ICC profile, carried byte for byte (0: none, i.e. sRGB)
     alpha_bytes: int = 0  # the losslessly coded alpha plane (0: none, opaque)
+    quality: float | None = None  # a variable-rate model's payload: the quality it was coded at (1.0 .. K)
 
     @property
     def header_bytes(self) -> int:
@@ -244,5 +246,13 @@ def inspect(data: bytes) -> PayloadInfo:
     )
     if isinstance(code, pb.CompactCode):
         wire_id = wire_id_of(code)
-        return PayloadInfo(model=f"codec model #{wire_id}", model_version="", bits=0, wire_id=wire_id, **common)  # type: ignore[arg-type]
+        quality = quality_of(code.quality) if code.quality else None
+        return PayloadInfo(
+            model=f"codec model #{wire_id}",
+            model_version="",
+            bits=0,
+            wire_id=wire_id,
+            quality=quality,
+            **common,  # type: ignore[arg-type]
+        )
     return PayloadInfo(model=code.model, model_version=code.model_version.hex(), bits=code.bits, **common)  # type: ignore[arg-type]

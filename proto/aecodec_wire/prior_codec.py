@@ -17,10 +17,11 @@ from . import payload
 from .entropy import ChannelTables
 from .errors import CorruptPayload
 from .image_extras import Extras, per_image
-from .latent_codec import Geometry, Latents, primary
+from .latent_codec import Geometry, Latents, fixed_rate, primary
 from .manifest import Manifest
 from .payload import unpack_compact
 from .v1 import payload_pb2 as pb
+from .variable_rate import QualityScale
 
 __all__ = ["PriorCodec", "unpack_compact"]  # unpack_compact: the framing's, named here for the codec's callers
 PROVE_STRIP_SYMBOLS = 1 << 16  # up to this many symbols, trailing bytes are dropped as far as a decode proves
@@ -31,6 +32,7 @@ class PriorCodec:
 
     latent_names: tuple[str, ...] = ("latent",)
     bit_depths: tuple[int, ...] = ()  # the prior fixes the rate; quality levels are separate models
+    qualities: QualityScale | None = None
 
     def __init__(self, manifest: Manifest) -> None:
         if manifest.prior is None or manifest.wire_id is None:
@@ -94,10 +96,14 @@ class PriorCodec:
         modes: Sequence[str],
         bits: int | None = None,
         extras: Sequence[Extras] | None = None,
+        *,
+        quality: float | None = None,
+        max_bytes: int | None = None,
     ) -> list[bytes]:
         """(N, C, *spatial) latents -> N compact payloads. ``bits`` must be None: the prior fixes the rate."""
         if bits is not None:
             raise ValueError(f"model {self.manifest.name!r} codes at the rate its prior fixes: bits does not apply")
+        fixed_rate(self.manifest, quality, max_bytes)
         out = []
         rows = primary(latents)
         for lat, (width, height), mode, extra in zip(rows, sizes, modes, per_image(extras, len(rows)), strict=True):
@@ -107,8 +113,9 @@ class PriorCodec:
             out.append(payload.pack_compact(code, self.wire_id, self._key))
         return out
 
-    def estimated_bits(self, latents: Latents, bits: int | None = None) -> np.ndarray:
+    def estimated_bits(self, latents: Latents, bits: int | None = None, *, quality: float | None = None) -> np.ndarray:
         """(N,) -sum log2 p of each latent's symbols under the prior's integer tables."""
+        fixed_rate(self.manifest, quality)
         lat = primary(latents)
         sym = np.stack([self._rows(self.symbols(one)) for one in lat])  # (N, rows, P)
         return -np.take_along_axis(self._logp[None], sym, axis=2).sum(axis=(1, 2))

@@ -14,10 +14,11 @@ from . import payload
 from .entropy import ChannelTables
 from .errors import CorruptPayload, ModelMismatch
 from .image_extras import Extras, per_image
-from .latent_codec import Geometry, Latents, primary
+from .latent_codec import Geometry, Latents, fixed_rate, primary
 from .manifest import Manifest
 from .quantize import MAX_BITS, MIN_BITS, check_bits, dequantize, quantize, tables_for_bits
 from .v1 import payload_pb2 as pb
+from .variable_rate import QualityScale
 
 DEFAULT_BITS = 8
 
@@ -27,6 +28,7 @@ class UniformCodec:
 
     latent_names: tuple[str, ...] = ("latent",)
     bit_depths: tuple[int, ...] = tuple(range(MIN_BITS, MAX_BITS + 1))
+    qualities: QualityScale | None = None
 
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
@@ -58,8 +60,12 @@ class UniformCodec:
         modes: Sequence[str],
         bits: int | None = None,
         extras: Sequence[Extras] | None = None,
+        *,
+        quality: float | None = None,
+        max_bytes: int | None = None,
     ) -> list[bytes]:
         """(N, C, *spatial) latents -> N payloads; sizes are the originals' (width, height)."""
+        fixed_rate(self.manifest, quality, max_bytes)
         bits = DEFAULT_BITS if bits is None else bits
         check_bits(bits)
         symbols = self.symbols(primary(latents), bits)
@@ -91,8 +97,9 @@ class UniformCodec:
         np.clip(scaled, 0, (1 << bits) - 1, out=scaled)
         return scaled.astype(np.int32)
 
-    def estimated_bits(self, latents: Latents, bits: int | None = None) -> np.ndarray:
+    def estimated_bits(self, latents: Latents, bits: int | None = None, *, quality: float | None = None) -> np.ndarray:
         """(N,) -sum log2 p of each latent's symbols under this model's tables at ``bits``."""
+        fixed_rate(self.manifest, quality)
         bits = DEFAULT_BITS if bits is None else bits
         lat = primary(latents)
         table = tables_for_bits(self._counts, bits).astype(np.float64)

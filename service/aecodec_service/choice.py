@@ -4,7 +4,8 @@
 anything else to the photo codec (``AECODEC_DEFAULT_PHOTO_MODEL``, else the first any-size codec served).
 /denoise, /sample and /interpolate have one default each. A route that reads images calls
 ``choose_and_read``: the model is admitted (or refused with 503) before the body is read, and when the
-default depends on the image, every model it could turn out to be is admitted first.
+default depends on the image, every model it could turn out to be is admitted first. A name may be a
+preset's (``<model>-q<k>``, runtime/registry.py): its runtime says so (``ModelRuntime.preset``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 def photo_model(registry: ModelRegistry, settings: Settings) -> str | None:
     """The model for an image that is not a digit: ``default_photo_model`` if served, else the first served
     any-size codec (by name), else ``default_model``."""
-    if settings.default_photo_model and registry.get(settings.default_photo_model) is not None:
+    if settings.default_photo_model and registry.find(settings.default_photo_model) is not None:
         return settings.default_photo_model
     for name in sorted(registry.models):
         m = registry.models[name].manifest
@@ -57,7 +58,7 @@ def default_name(endpoint: str, registry: ModelRegistry, settings: Settings, ima
 def _candidates(endpoint: str, registry: ModelRegistry, settings: Settings) -> list[ModelRuntime]:
     """Every model the default could be before the image is seen."""
     names = {settings.default_model, photo_model(registry, settings)} if endpoint in _BY_IMAGE else set()
-    found = (registry.get(n) for n in sorted(n for n in names if n))
+    found = (registry.find(n) for n in sorted(n for n in names if n))
     return [rt for rt in found if rt is not None]
 
 
@@ -68,11 +69,11 @@ def resolve(request: Request, endpoint: str, name: str | None, image: bytes | No
         raise Overloaded("no model is loaded yet; retry shortly (see /readyz)", kind="not-ready", retry_after_s=2)
     if name is None:
         default = default_name(endpoint, registry, request.app.state.settings, image)
-        found = registry.get(default) if default else registry.first_of_kind(endpoint)
+        found = registry.find(default) if default else registry.first_of_kind(endpoint)
         if found is None:
             raise ModelNotFound(f"no default model for /{endpoint} is loaded; pass ?model= (see GET /models)")
     else:
-        found = registry.get(name)
+        found = registry.find(name)
         if found is None:
             raise ModelNotFound(f"no model named {echo(name)}; served models: {', '.join(sorted(registry.models))}")
     if endpoint not in found.endpoints:

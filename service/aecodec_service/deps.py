@@ -6,6 +6,7 @@ thread, which costs a thread hop per dependency per request.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -63,20 +64,39 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
-def _invalid(name: str, msg: str, given: str) -> ApiError:
+def invalid(name: str, msg: str, given: object) -> ApiError:
     return ApiError(422, f"query parameter {name!r}: {msg} (got {echo(given)})", kind="invalid-parameter")
 
 
-def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+def query_opt_int(request: Request, name: str, lo: int, hi: int) -> int | None:
     raw = request.query_params.get(name) if request.scope["query_string"] else None
     if raw is None:
-        return default
+        return None
     try:
         value = int(raw)
     except ValueError:
-        raise _invalid(name, "Input should be a valid integer", raw) from None
+        raise invalid(name, "Input should be a valid integer", raw) from None
     if not lo <= value <= hi:
-        raise _invalid(name, f"Input should be between {lo} and {hi}", raw)
+        raise invalid(name, f"Input should be between {lo} and {hi}", raw)
+    return value
+
+
+def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    value = query_opt_int(request, name, lo, hi)
+    return default if value is None else value
+
+
+def query_float(request: Request, name: str) -> float | None:
+    """A finite number, or None when absent; its range is the caller's to check."""
+    raw = request.query_params.get(name) if request.scope["query_string"] else None
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise invalid(name, "Input should be a valid number", raw) from None
+    if not math.isfinite(value):
+        raise invalid(name, "Input should be a finite number", raw)
     return value
 
 
@@ -87,7 +107,7 @@ def query_bool(request: Request, name: str, default: bool = False) -> bool:
     low = raw.lower()
     if low in _TRUE or low in _FALSE:
         return low in _TRUE
-    raise _invalid(name, "Input should be a valid boolean (true/false)", raw)
+    raise invalid(name, "Input should be a valid boolean (true/false)", raw)
 
 
 def query_str(request: Request, name: str) -> str | None:

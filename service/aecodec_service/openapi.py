@@ -80,6 +80,7 @@ ENCODE_JSON = obj(
     latent="array",
 )
 ENCODE_JSON["properties"]["bits"] = {"type": ["integer", "null"]}  # null: a codec model's rate is fixed
+ENCODE_JSON["properties"]["quality"] = {"type": ["number", "null"]}  # null: not a variable-rate model
 DECODE_JSON = obj(
     model="string",
     version="string",

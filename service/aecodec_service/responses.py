@@ -17,6 +17,7 @@ from PIL import Image
 
 from .bodies import IMAGE_BATCH, PAYLOAD_BATCH, PROTOBUF
 from .runtime.imaging import Intake, encode_image, grid
+from .runtime.pipeline import Encoded
 from .runtime.sessions import ModelRuntime
 
 IMAGE_LIST = ["image/png", "application/json", PROTOBUF]  # what /sample and /interpolate answer with
@@ -35,6 +36,13 @@ def intake_headers(intakes: Sequence[Intake]) -> dict[str, str]:
     if dropped:
         headers["X-Aecodec-Metadata-Dropped"] = ", ".join(dropped)
     return headers
+
+
+def quality_headers(encoded: Sequence[Encoded]) -> dict[str, str]:
+    """A variable-rate model's: the quality each payload was coded at (a batch lists them in order)."""
+    if not encoded or encoded[0].quality is None:
+        return {}
+    return {"X-Aecodec-Quality": ", ".join(f"{e.quality:g}" for e in encoded)}
 
 
 def intake_doc(intake: Intake) -> dict:

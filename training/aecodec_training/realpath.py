@@ -52,8 +52,11 @@ def _one_array(sess: ort.InferenceSession) -> SideModel:
     return run
 
 
-def round_trip(folder: Path, manifest: Manifest, pixels: np.ndarray, bits: int | None = None) -> RoundTrip:
-    """uint8 (N, C, H, W) images through the real path of the model in ``folder``."""
+def round_trip(
+    folder: Path, manifest: Manifest, pixels: np.ndarray, bits: int | None = None, quality: float | None = None
+) -> RoundTrip:
+    """uint8 (N, C, H, W) images through the real path of the model in ``folder`` (a variable-rate model's at
+    ``quality``, else at its default)."""
     draft = manifest.model_copy(update={"version": manifest.version or PROVISIONAL_VERSION})
     codec = codec_for(draft, side_models(folder))
     depth = bits if codec.bit_depths else None
@@ -69,14 +72,16 @@ def round_trip(folder: Path, manifest: Manifest, pixels: np.ndarray, bits: int |
         outputs = enc.run(None, {"image": x})
         # a codec that codes several encoder outputs (a hyperprior's y and z) takes them by name
         latents: Latents = dict(zip(names, outputs, strict=True)) if len(codec.latent_names) > 1 else outputs[0]
-        payloads = codec.encode(latents, [(xb.shape[3], xb.shape[2])] * len(xb), [mode] * len(xb), depth)
+        payloads = codec.encode(
+            latents, [(xb.shape[3], xb.shape[2])] * len(xb), [mode] * len(xb), depth, quality=quality
+        )
         codes = [unpack_any(p) for p in payloads]
         y_hat = np.concatenate([codec.decode(c) for c in codes])
         out = dec.run(None, {"latent": y_hat.astype(np.float32)})[0]
         decoded.append(np.clip(np.rint((out.astype(np.float64) - olo) / (ohi - olo) * 255.0), 0, 255).astype(np.uint8))
         sizes += [len(p) for p in payloads]
         coded += [len(c.data) for c in codes]
-        est.append(np.asarray(codec.estimated_bits(latents, depth), dtype=np.float64))
+        est.append(np.asarray(codec.estimated_bits(latents, depth, quality=quality), dtype=np.float64))
     images = np.concatenate(decoded)
     return RoundTrip(
         images,

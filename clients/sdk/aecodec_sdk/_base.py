@@ -128,9 +128,18 @@ class BaseClient:
     def _model_param(self, model: str | None) -> str | None:
         return model or self.default_model
 
-    def _encode(self, image: ImageInput, model: str | None, bits: int | None) -> Call[bytes]:
+    def _rate_params(
+        self, model: str | None, bits: int | None, quality: float | None, max_bytes: int | None
+    ) -> dict[str, Any]:
+        """/encode's query: the model, and what chooses its rate (bits; a variable-rate model's quality or
+        max_bytes); the service refuses what does not apply to the model."""
+        return {"model": self._model_param(model), "bits": bits, "quality": quality, "max_bytes": max_bytes}
+
+    def _encode(
+        self, image: ImageInput, model: str | None, bits: int | None, quality: float | None, max_bytes: int | None
+    ) -> Call[bytes]:
         data = image_bytes(image)
-        params = {"model": self._model_param(model), "bits": bits}
+        params = self._rate_params(model, bits, quality, max_bytes)
         headers = {"Content-Type": sniff_content_type(data), "Accept": PROTOBUF}
         return Call("POST", "/encode", R.content, params, data, headers=headers)
 
@@ -156,9 +165,16 @@ class BaseClient:
         params = {"model": self._model_param(model), "steps": steps}
         return Call("POST", "/interpolate", R.images, params, files=files, headers={"Accept": PROTOBUF})
 
-    def _encode_batch(self, images: Iterable[ImageInput], model: str | None, bits: int | None) -> Call[list[bytes]]:
+    def _encode_batch(
+        self,
+        images: Iterable[ImageInput],
+        model: str | None,
+        bits: int | None,
+        quality: float | None,
+        max_bytes: int | None,
+    ) -> Call[list[bytes]]:
         body = api_pb2.ImageBatch(images=[image_bytes(i) for i in images]).SerializeToString()
-        params = {"model": self._model_param(model), "bits": bits}
+        params = self._rate_params(model, bits, quality, max_bytes)
         headers = {"Content-Type": IMAGE_BATCH, "Accept": PROTOBUF}
         return Call("POST", "/encode", R.payloads, params, body, headers=headers)
 

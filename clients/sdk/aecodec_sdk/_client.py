@@ -81,9 +81,21 @@ class Client(BaseClient):
             time.sleep(delay)
             attempt += 1
 
-    def encode(self, image: ImageInput, model: str | None = None, bits: int | None = None) -> bytes:
-        """Image -> payload bytes (the compressed latent code)."""
-        return self._send(self._encode(image, model, bits))
+    def encode(
+        self,
+        image: ImageInput,
+        model: str | None = None,
+        bits: int | None = None,
+        *,
+        quality: float | None = None,
+        max_bytes: int | None = None,
+    ) -> bytes:
+        """Image -> payload bytes (the compressed latent code).
+
+        A variable-rate model codes at ``quality`` (1..K), or at the highest quality whose payload is at most
+        ``max_bytes`` (:class:`~aecodec_sdk.UnprocessableEntity` when even the lowest is larger);
+        ``inspect(payload).quality`` reads the quality back."""
+        return self._send(self._encode(image, model, bits, quality, max_bytes))
 
     def decode(self, payload: PayloadInput) -> Image.Image:
         """Payload bytes -> image; the payload names its own model."""
@@ -104,10 +116,17 @@ class Client(BaseClient):
         return self._send(self._interpolate(a, b, steps, model))
 
     def encode_batch(
-        self, images: Iterable[ImageInput], model: str | None = None, bits: int | None = None
+        self,
+        images: Iterable[ImageInput],
+        model: str | None = None,
+        bits: int | None = None,
+        *,
+        quality: float | None = None,
+        max_bytes: int | None = None,
     ) -> list[bytes]:
-        """Many images in one request; payloads come back in order. One bad image fails the batch."""
-        return self._send(self._encode_batch(images, model, bits))
+        """Many images in one request; payloads come back in order. One bad image fails the batch
+        (``max_bytes`` holds for each image)."""
+        return self._send(self._encode_batch(images, model, bits, quality, max_bytes))
 
     def decode_batch(self, payloads: Iterable[PayloadInput]) -> list[Image.Image]:
         return self._send(self._decode_batch(payloads))
@@ -193,8 +212,16 @@ class AsyncClient(BaseClient):
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def encode(self, image: ImageInput, model: str | None = None, bits: int | None = None) -> bytes:
-        return await self._send(self._encode(image, model, bits))
+    async def encode(
+        self,
+        image: ImageInput,
+        model: str | None = None,
+        bits: int | None = None,
+        *,
+        quality: float | None = None,
+        max_bytes: int | None = None,
+    ) -> bytes:
+        return await self._send(self._encode(image, model, bits, quality, max_bytes))
 
     async def decode(self, payload: PayloadInput) -> Image.Image:
         return await self._send(self._decode(payload))
@@ -213,9 +240,15 @@ class AsyncClient(BaseClient):
         return await self._send(self._interpolate(a, b, steps, model))
 
     async def encode_batch(
-        self, images: Iterable[ImageInput], model: str | None = None, bits: int | None = None
+        self,
+        images: Iterable[ImageInput],
+        model: str | None = None,
+        bits: int | None = None,
+        *,
+        quality: float | None = None,
+        max_bytes: int | None = None,
     ) -> list[bytes]:
-        return await self._send(self._encode_batch(images, model, bits))
+        return await self._send(self._encode_batch(images, model, bits, quality, max_bytes))
 
     async def decode_batch(self, payloads: Iterable[PayloadInput]) -> list[Image.Image]:
         return await self._send(self._decode_batch(payloads))

@@ -77,9 +77,11 @@ class Summary:
         return not self.failed
 
 
-def encode_job(model: str | None, bits: int | None) -> JobKind:
+def encode_job(
+    model: str | None, bits: int | None, quality: float | None = None, max_bytes: int | None = None
+) -> JobKind:
     async def work(client: AsyncClient, data: bytes) -> bytes:
-        return await client.encode(data, model=model, bits=bits)
+        return await client.encode(data, model=model, bits=bits, quality=quality, max_bytes=max_bytes)
 
     return JobKind("encode", IMAGE_SUFFIXES, PAYLOAD_SUFFIX, work)
 

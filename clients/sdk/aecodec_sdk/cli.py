@@ -29,6 +29,14 @@ err = Console(stderr=True)
 
 Model = Annotated[str | None, typer.Option("--model", "-m", help="Model name (default: the service's).")]
 Bits = Annotated[int | None, typer.Option("--bits", "-b", help="Quantisation bits (default: the model's).")]
+Quality = Annotated[
+    float | None,
+    typer.Option("--quality", min=1, help="Variable-rate models: quality 1..K (default: the middle preset)."),
+]
+MaxBytes = Annotated[
+    int | None,
+    typer.Option("--max-bytes", min=1, help="Variable-rate models: the best payload of at most this many bytes."),
+]
 InPath = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
 InDir = Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder read recursively.")]
 OutDir = Annotated[Path, typer.Argument(file_okay=False, help="Folder mirroring IN_DIR's structure.")]
@@ -64,11 +72,19 @@ def _write(path: Path, data: bytes) -> None:
 
 
 @app.command()
-def encode(ctx: typer.Context, src: InPath, dst: Path, model: Model = None, bits: Bits = None) -> None:
+def encode(
+    ctx: typer.Context,
+    src: InPath,
+    dst: Path,
+    model: Model = None,
+    bits: Bits = None,
+    quality: Quality = None,
+    max_bytes: MaxBytes = None,
+) -> None:
     """Compress one image into a payload file."""
     try:
         with _client(ctx) as client:
-            _write(dst, client.encode(src, model=model, bits=bits))
+            _write(dst, client.encode(src, model=model, bits=bits, quality=quality, max_bytes=max_bytes))
     except (AecodecError, OSError) as error:
         raise _fail(error) from error
 
@@ -194,11 +210,13 @@ def encode_dir(
     dst: OutDir,
     model: Model = None,
     bits: Bits = None,
+    quality: Quality = None,
+    max_bytes: MaxBytes = None,
     concurrency: Concurrency = 8,
     quiet: Quiet = False,
 ) -> None:
     """Encode every image under SRC into .aec payloads under DST; rerun to resume."""
-    _run_dir(ctx, _jobs.encode_job(model, bits), src, dst, concurrency, quiet)
+    _run_dir(ctx, _jobs.encode_job(model, bits, quality, max_bytes), src, dst, concurrency, quiet)
 
 
 @app.command("decode-dir")

@@ -64,7 +64,7 @@ class Payload(_message.Message):
     def __init__(self, code: _Optional[bytes] = ..., crc32: _Optional[int] = ...) -> None: ...
 
 class CompactCode(_message.Message):
-    __slots__ = ("check", "data", "width", "height", "mode", "latent_shape", "icc_profile", "alpha")
+    __slots__ = ("check", "data", "width", "height", "mode", "latent_shape", "icc_profile", "alpha", "quality")
     CHECK_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,7 @@ class CompactCode(_message.Message):
     LATENT_SHAPE_FIELD_NUMBER: _ClassVar[int]
     ICC_PROFILE_FIELD_NUMBER: _ClassVar[int]
     ALPHA_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
     check: int
     data: bytes
     width: int
@@ -81,4 +82,5 @@ class CompactCode(_message.Message):
     latent_shape: _containers.RepeatedScalarFieldContainer[int]
     icc_profile: bytes
     alpha: bytes
-    def __init__(self, check: _Optional[int] = ..., data: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., mode: _Optional[_Union[ImageMode, str]] = ..., latent_shape: _Optional[_Iterable[int]] = ..., icc_profile: _Optional[bytes] = ..., alpha: _Optional[bytes] = ...) -> None: ...
+    quality: int
+    def __init__(self, check: _Optional[int] = ..., data: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., mode: _Optional[_Union[ImageMode, str]] = ..., latent_shape: _Optional[_Iterable[int]] = ..., icc_profile: _Optional[bytes] = ..., alpha: _Optional[bytes] = ..., quality: _Optional[int] = ...) -> None: ...

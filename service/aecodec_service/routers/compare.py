@@ -4,7 +4,9 @@ The learned side takes the same trip as ``/encode`` then ``/decode`` (the one pi
 decoded PNG and figures are exactly what those two give. Every codec is measured against the same
 reference: the uploaded image, upright, in the model's colour mode (L or RGB) at its own size. An image's
 ICC profile is embedded in every file, as the payload carries it; its alpha channel is carried by the
-payload, WebP and AVIF, not by JPEG; PSNR and SSIM measure the colour channels.
+payload, WebP and AVIF, not by JPEG; PSNR and SSIM measure the colour channels. A variable-rate model takes
+``quality`` or ``max_bytes`` as /encode does: with ``max_bytes`` every codec is held to one budget, the
+learned payload being the best that fits it and each classical file the best that fits the payload.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .. import openapi
 from ..choice import choose_and_read
 from ..core.errors import ApiError, echo
 from ..deps import ModelName, ServiceDep
+from ..rate import MAX_BYTES, rate_for
 from ..runtime import classical
 from ..runtime.errors import BadImage
 from ..runtime.imaging import pixels
@@ -47,6 +50,7 @@ class Learned(Measured):
     model: str
     version: str
     payload: str = Field(description="base64 of the payload, exactly what POST /encode returns")
+    quality: float | None = Field(default=None, description="variable-rate models: the quality coded at")
     encode_ms: float = Field(description="time of the encode trip (image decoding, encoder, entropy coding)")
     decode_ms: float = Field(description="time of the decode trip (entropy decoding, decoder, PNG)")
 
@@ -147,6 +151,13 @@ async def compare(
         int, Query(ge=MIN_BITS, le=MAX_BITS, description="bits per latent value (models with a choice)")
     ] = DEFAULT_BITS,
     resize: Annotated[bool, Query(description="resize to a fixed-size model's input instead of refusing")] = False,
+    quality: Annotated[
+        float | None, Query(ge=1, description="variable-rate models: the quality, 1 to K (as /encode)")
+    ] = None,
+    max_bytes: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_BYTES, description="variable-rate models: the best payload of at most this many bytes"),
+    ] = None,
 ) -> Comparison:
     """Compress an image with a model and with classical codecs at the same number of bytes, and measure each.
 
@@ -167,8 +178,11 @@ async def compare(
             kind="image-too-large",
         )
 
+    rate = rate_for(rt, quality, max_bytes)
     t0 = time.perf_counter()
-    encoded = await svc.pipeline.encode(rt, [data], bits=bits, resize=resize, batch=False)
+    encoded = await svc.pipeline.encode(
+        rt, [data], bits=bits, resize=resize, batch=False, quality=rate.quality, max_bytes=rate.max_bytes
+    )
     t1 = time.perf_counter()
     payload = encoded[0].payload
     decoded = (await svc.pipeline.decode(svc.registry, [payload], fmt="PNG", batch=False))[0]
@@ -199,6 +213,7 @@ async def compare(
             version=rt.version,
             payload=base64.b64encode(payload).decode(),
             image=base64.b64encode(decoded.image).decode(),
+            quality=encoded[0].quality,
             encode_ms=(t1 - t0) * 1000,
             decode_ms=(t2 - t1) * 1000,
             **ours,

@@ -14,8 +14,19 @@ from .. import openapi
 from ..bodies import PAYLOAD_BATCH, PROTOBUF
 from ..choice import choose_and_read
 from ..core.negotiate import negotiate
-from ..deps import MODEL_PARAM, RESIZE_PARAM, openapi_param, query_bool, query_int, query_str, service
-from ..responses import intake_doc, intake_headers, items_response, model_headers
+from ..deps import (
+    MODEL_PARAM,
+    RESIZE_PARAM,
+    openapi_param,
+    query_bool,
+    query_float,
+    query_int,
+    query_opt_int,
+    query_str,
+    service,
+)
+from ..rate import MAX_BYTES, rate_for
+from ..responses import intake_doc, intake_headers, items_response, model_headers, quality_headers
 from ..runtime.pipeline import Encoded
 from ..runtime.sessions import ModelRuntime
 
@@ -33,6 +44,18 @@ _BODY = openapi.request_body(
             "bits",
             {"type": "integer", "minimum": MIN_BITS, "maximum": MAX_BITS, "default": DEFAULT_BITS},
             "bits per latent value before entropy coding",
+        ),
+        openapi_param(
+            "quality",
+            {"type": "number", "minimum": 1},
+            "variable-rate models: 1 (smallest) to K, their number of trained levels (the presets <model>-q1.."
+            "<model>-qK); any value between, to a thousandth; default the middle preset",
+        ),
+        openapi_param(
+            "max_bytes",
+            {"type": "integer", "minimum": 1, "maximum": MAX_BYTES},
+            "variable-rate models: the payload of the highest quality that is at most this many bytes (each "
+            "image of a batch); 422 max-bytes-too-small when even quality 1 is larger",
         ),
         RESIZE_PARAM,
     ]
@@ -58,14 +81,18 @@ async def encode(request: Request) -> Response:
     svc = service(request)
     model = query_str(request, "model")
     bits = query_int(request, "bits", DEFAULT_BITS, MIN_BITS, MAX_BITS)
+    quality, max_bytes = query_float(request, "quality"), query_opt_int(request, "max_bytes", 1, MAX_BYTES)
     resize = query_bool(request, "resize")
     answer = negotiate(request.headers.get("accept"), [PROTOBUF, "application/json", "application/octet-stream"])
     rt, items = await choose_and_read(request, "encode", model)
-    encoded = await svc.pipeline.encode(rt, items.blobs, bits=bits, resize=resize, batch=items.batch)
+    rate = rate_for(rt, quality, max_bytes)
+    encoded = await svc.pipeline.encode(
+        rt, items.blobs, bits=bits, resize=resize, batch=items.batch, quality=rate.quality, max_bytes=rate.max_bytes
+    )
     observe = svc.metrics.payload_observer(rt.name)
     for e in encoded:
         observe(len(e.payload))
-    headers = model_headers(rt) | intake_headers([e.intake for e in encoded])
+    headers = model_headers(rt) | intake_headers([e.intake for e in encoded]) | quality_headers(encoded)
     headers["X-Aecodec-Payload-Bytes"] = str(sum(len(e.payload) for e in encoded))
     blobs = [e.payload for e in encoded]
     return items_response(
@@ -83,6 +110,7 @@ def _doc(rt: ModelRuntime, e: Encoded, bits: int) -> dict:
         "size": len(e.payload),
         "icc_profile_bytes": info.icc_profile_bytes,
         "alpha_bytes": info.alpha_bytes,
+        "quality": e.quality,  # a variable-rate model's: the quality coded at (else null)
         **intake_doc(e.intake),
         "latent_shape": list(e.latent.shape),
         "latent": e.latent.tolist(),

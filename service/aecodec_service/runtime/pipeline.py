@@ -21,7 +21,7 @@ from typing import TypeVar
 import numpy as np
 from aecodec_wire import image_extras
 from aecodec_wire import payload as wire
-from aecodec_wire.errors import ModelMismatch, PayloadError
+from aecodec_wire.errors import BudgetTooSmall, ModelMismatch, PayloadError
 from aecodec_wire.image_extras import Extras
 from aecodec_wire.latent_codec import Latents
 from aecodec_wire.manifest import Manifest
@@ -29,7 +29,15 @@ from aecodec_wire.v1 import payload_pb2 as pb
 
 from ..core.config import Settings
 from .batcher import all_or_none
-from .errors import BadPayload, DomainError, ModelTimeout, ModelVersionMismatch, TooLarge, UnknownPayloadModel
+from .errors import (
+    BadPayload,
+    BadRequestInput,
+    DomainError,
+    ModelTimeout,
+    ModelVersionMismatch,
+    TooLarge,
+    UnknownPayloadModel,
+)
 from .graphs import run_in_tiles, run_rows, tile_geometry
 from .imaging import AS_SENT, Intake, Prepared, to_image_bytes, to_model_input, to_pixels
 from .memory import give_back
@@ -52,6 +60,7 @@ class Encoded:
     payload: bytes
     latent: np.ndarray  # the encoder's float latent of this image, (*latent_shape)
     intake: Intake = AS_SENT  # orientation applied, metadata not carried
+    quality: float | None = None  # a variable-rate model's: the quality the payload was coded at
 
 
 @dataclass(frozen=True)
@@ -156,14 +165,31 @@ class Pipeline:
             )
 
     async def encode(
-        self, rt: ModelRuntime, blobs: list[bytes], *, bits: int | None, resize: bool, batch: bool
+        self,
+        rt: ModelRuntime,
+        blobs: list[bytes],
+        *,
+        bits: int | None,
+        resize: bool,
+        batch: bool,
+        quality: float | None = None,
+        max_bytes: int | None = None,
     ) -> list[Encoded]:
-        """Images -> payloads. ``bits`` applies to codecs with a choice of bit depths (else it is not theirs)."""
+        """Images -> payloads. ``bits`` applies to codecs with a choice of bit depths (else it is not theirs);
+        ``quality`` or ``max_bytes`` to variable-rate models (checked by the caller: rate.py). With
+        ``max_bytes`` the encoder graph runs once per image and only the codec's search repeats."""
         with rt.admission.hold(len(blobs)), self._large_request():  # refused before any image is decoded
-            return await self._encode(rt, blobs, bits, resize, batch)
+            return await self._encode(rt, blobs, bits, resize, batch, quality, max_bytes)
 
     async def _encode(
-        self, rt: ModelRuntime, blobs: list[bytes], bits: int | None, resize: bool, batch: bool
+        self,
+        rt: ModelRuntime,
+        blobs: list[bytes],
+        bits: int | None,
+        resize: bool,
+        batch: bool,
+        quality: float | None,
+        max_bytes: int | None,
     ) -> list[Encoded]:
         nbytes = sum(map(len, blobs))
         prepared = await self.offload(nbytes, lambda: self._prepare(rt, blobs, resize, batch))
@@ -176,20 +202,41 @@ class Pipeline:
                 return rows[0][0] if len(rows) == 1 else np.concatenate([o[0] for o in rows])
             return {n: np.concatenate([o[k] for o in rows]) for k, n in enumerate(names)}
 
-        def code() -> list[Encoded]:
-            sizes = [(p.width, p.height) for p in prepared]
-            modes = [p.mode for p in prepared]
-            extras = [p.extras for p in prepared]
-            if len({o[0].shape for o in outs}) == 1:
-                payloads = rt.codec.encode(latents_of(outs), sizes, modes, depth, extras)
-            else:
-                payloads = [
-                    rt.codec.encode(latents_of([o]), [size], [mode], depth, [extra])[0]
-                    for o, size, mode, extra in zip(outs, sizes, modes, extras, strict=True)
-                ]
-            return [Encoded(pl, o[0][0], p.intake) for pl, o, p in zip(payloads, outs, prepared, strict=True)]
+        sizes = [(p.width, p.height) for p in prepared]
+        modes = [p.mode for p in prepared]
+        extras = [p.extras for p in prepared]
 
-        return await self.offload(nbytes, code)
+        def one(k: int) -> bytes:
+            try:
+                return rt.codec.encode(
+                    latents_of([outs[k]]),
+                    [sizes[k]],
+                    [modes[k]],
+                    depth,
+                    [extras[k]],
+                    quality=quality,
+                    max_bytes=max_bytes,
+                )[0]
+            except BudgetTooSmall as exc:
+                raise BadRequestInput(
+                    f"max_bytes={exc.max_bytes} is too small for this image with model {rt.name!r}: its smallest "
+                    f"payload (quality 1) is {exc.smallest} bytes",
+                    kind="max-bytes-too-small",
+                ) from None
+
+        def code() -> list[Encoded]:
+            if max_bytes is None and len({o[0].shape for o in outs}) == 1:
+                payloads = rt.codec.encode(latents_of(outs), sizes, modes, depth, extras, quality=quality)
+            else:  # one image at a time: a budget too small for one names its item
+                payloads = _each(range(len(outs)), batch, one)
+            qualities = [wire.inspect(pl).quality for pl in payloads] if rt.codec.qualities else [None] * len(outs)
+            return [
+                Encoded(pl, o[0][0], p.intake, q)
+                for pl, o, p, q in zip(payloads, outs, prepared, qualities, strict=True)
+            ]
+
+        # a search codes each image some fifteen times: its work follows the pixels, not the upload's bytes
+        return await self.offload(nbytes if max_bytes is None else sum(p.x.nbytes for p in prepared), code)
 
     @contextmanager
     def _large_request(self) -> Iterator[None]:

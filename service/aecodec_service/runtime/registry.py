@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from aecodec_wire import manifest as mf
 
 from ..core.config import Settings
-from .sessions import ModelRuntime, load_model
+from .sessions import ModelRuntime, Preset, load_model
 
 log = logging.getLogger("aecodec.registry")
 
@@ -40,6 +40,7 @@ class ModelRegistry:
         self._executor = executor
         self._metrics = metrics
         self.models: dict[str, ModelRuntime] = {}
+        self.presets: dict[str, ModelRuntime] = {}  # preset name -> its variable-rate model at that quality
         self.errors: dict[str, str] = {}
         self.loaded_once = False
         self._lock = asyncio.Lock()
@@ -51,7 +52,12 @@ class ModelRegistry:
         return self.loaded_once and bool(self.models) and all(f in serving for f in self.errors)
 
     def get(self, name: str) -> ModelRuntime | None:
+        """A served model by its own name (the name its payloads carry)."""
         return self.models.get(name)
+
+    def find(self, name: str) -> ModelRuntime | None:
+        """A served model by its own name or a preset's (a request's ``?model=``)."""
+        return self.models.get(name) or self.presets.get(name)
 
     def get_by_wire_id(self, wire_id: int) -> ModelRuntime | None:
         """The codec model that compact payloads with this id come from."""
@@ -63,7 +69,8 @@ class ModelRegistry:
     async def reload(self) -> ReloadReport:
         async with self._lock:
             report, table = await asyncio.get_running_loop().run_in_executor(None, self._build)
-            old, self.models = self.models, table  # the atomic swap
+            old, self.models = self.models, table  # the atomic swap (no await between the two)
+            self.presets = presets_of(table)
             self.errors = report.errors
             self.loaded_once = True
         for name, rt in old.items():
@@ -113,3 +120,16 @@ class ModelRegistry:
             if endpoint in self.models[name].endpoints:
                 return self.models[name]
         return None
+
+
+def presets_of(table: dict[str, ModelRuntime]) -> dict[str, ModelRuntime]:
+    """``<model>-q<k>`` for each trained level k of every variable-rate model, from its manifest alone; a
+    served model's own name always wins over a preset of the same name."""
+    out = {}
+    for name, rt in table.items():
+        rate = rt.manifest.variable_rate
+        for k in range(1, rate.levels + 1) if rate is not None else ():
+            alias = f"{name}-q{k}"
+            if alias not in table:
+                out[alias] = replace(rt, preset=Preset(alias, k))
+    return out

@@ -90,9 +90,19 @@ class Graph:
         return self.session.run(self.outputs, {self.input_name: x})
 
 
+@dataclass(frozen=True)
+class Preset:
+    """A name that serves a variable-rate model at one of its trained levels: ``<model>-q<k>`` at quality k."""
+
+    name: str
+    quality: int
+
+
 @dataclass
 class ModelRuntime:
-    """Everything served for one model version: manifest, codec, sessions and their batchers."""
+    """Everything served for one model version: manifest, codec, sessions and their batchers.
+
+    A preset is the same runtime (the same sessions, batchers and admission) with ``preset`` set."""
 
     folder: Path
     manifest: mf.Manifest
@@ -103,6 +113,7 @@ class ModelRuntime:
     admission: Admission  # rows admitted at once (AECODEC_QUEUE_SIZE): refused on arrival beyond it
     batchers: dict[str, MicroBatcher] = field(default_factory=dict)
     reach: dict[str, int] = field(default_factory=dict)  # any-size models: cells each graph sees around a cell
+    preset: Preset | None = None  # set on a preset's view of a variable-rate model
 
     @property
     def name(self) -> str:

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
+from aecodec_wire.manifest import VariableRate
 from torch import nn
 
+from .base import Graph
 from .hyperprior import SCALE_MIN, HyperpriorCodec, HyperpriorConfig
 
 LAMBDAS = (0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932)
@@ -48,6 +51,17 @@ def interpolate(table: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     lo = q.floor().clamp(max=k - 2).long()
     t = (q - lo).unsqueeze(1)
     return table[lo] * (1 - t) + table[lo + 1] * t
+
+
+class Hard(NamedTuple):
+    """A hard-rounded pass at some qualities, in the gained domain (what the coder codes) and its gains."""
+
+    z_hat_q: torch.Tensor  # round(z * g_z - m) + m
+    y_hat_q: torch.Tensor  # round(y * g_y - mu) + mu
+    mu: torch.Tensor  # means and scales of y * g_y
+    sigma: torch.Tensor
+    g_y: torch.Tensor  # (B, M, 1, 1)
+    g_z: torch.Tensor  # (B, Z, 1, 1)
 
 
 class GainedHyperpriorCodec(HyperpriorCodec):
@@ -109,18 +123,44 @@ class GainedHyperpriorCodec(HyperpriorCodec):
         y_hat = (y_q + (torch.round(y_q - mu) + mu - y_q).detach()) / g_y
         return self.g_s(y_hat), y_bits + z_bits
 
-    @torch.no_grad()
-    def compress_estimate_at(self, x: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Hard-rounded pass at qualities q -> (reconstruction in [0, 1], estimated bits per image)."""
+    def hard(self, x: torch.Tensor, q: torch.Tensor) -> Hard:
+        """The hard-rounded latents at qualities q (B,), as the wire codec computes them."""
         y, z = self.analyse(x)
         g_y, g_z = self.gains(q)
         z_hat_q = self.z_quantize(z.float() * g_z)
         mu, sigma = self._params(z_hat_q / g_z, g_y)
         y_hat_q = torch.round(y.float() * g_y - mu) + mu
-        bits = -torch.log2(self.z_prior.likelihood(z_hat_q)).flatten(1).sum(1)
-        bits = bits - torch.log2(self.gaussian(y_hat_q, mu, sigma)).flatten(1).sum(1)
-        return self.decode(y_hat_q / g_y), bits
+        return Hard(z_hat_q, y_hat_q, mu, sigma, g_y, g_z)
+
+    @torch.no_grad()
+    def compress_estimate_at(self, x: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hard-rounded pass at qualities q -> (reconstruction in [0, 1], estimated bits per image)."""
+        h = self.hard(x, q)
+        bits = -torch.log2(self.z_prior.likelihood(h.z_hat_q)).flatten(1).sum(1)
+        bits = bits - torch.log2(self.gaussian(h.y_hat_q, h.mu, h.sigma)).flatten(1).sum(1)
+        return self.decode(h.y_hat_q / h.g_y), bits
 
     def compress_estimate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         q = torch.full((x.shape[0],), (self.levels - 1) / 2, device=x.device)
         return self.compress_estimate_at(x, q)
+
+    def graphs(self, x: torch.Tensor) -> list[Graph]:
+        """The hyperprior's three graphs, ungained (the gains are the manifest's data); the hyper decoder and
+        the decoder are traced and checked on what the service feeds them at the middle quality."""
+        graphs = super().graphs(x)
+        with torch.no_grad():
+            h = self.hard(x, torch.full((len(x),), (self.levels - 1) / 2))
+        served = {"hyper_decoder.onnx": {"side": h.z_hat_q / h.g_z}, "decoder.onnx": {"latent": h.y_hat_q / h.g_y}}
+        for g in graphs:
+            g.inputs = served.get(g.file, g.inputs)
+        return graphs
+
+    def wire_fields(self) -> dict[str, Any]:
+        """The hyperprior's tables, plus the gains (as stored: export rounds every weight to float16 first)."""
+        rate = VariableRate(
+            levels=self.levels,
+            lambdas=list(self.config.lambdas),
+            log_gain_y=self.log_gain_y.detach().float().cpu().tolist(),
+            log_gain_z=self.log_gain_z.detach().float().cpu().tolist(),
+        )
+        return super().wire_fields() | {"variable_rate": rate}

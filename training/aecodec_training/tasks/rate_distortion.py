@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from aecodec_wire.manifest import Manifest
@@ -120,22 +121,36 @@ class RateDistortionTask(ImageTask):
     def served_figures(
         self, model: Autoencoder, folder: Path, manifest: Manifest, limit: int | None = None
     ) -> dict[str, float]:
-        """Payload bytes and PSNR through the real path, on the first ``SERVED_IMAGES`` test images."""
+        """Payload bytes and PSNR through the real path, on the first ``SERVED_IMAGES`` test images; for a
+        variable-rate model at each trained level (``q{k}_...``), the plain figures being their means."""
         pixels = to_uint8(self.test_x[: limit or SERVED_IMAGES].cpu(), manifest.input.range)
-        rt = round_trip(folder, manifest, pixels)
-        figures = {
-            "psnr_db": float(rt.psnr_db.mean()),
-            "bytes": float(rt.payload_bytes.mean()),
-            "latent_bytes": float(rt.latent_bytes.mean()),
-            "est_latent_bytes": float(rt.estimated_bits.mean() / 8),
-        }
-        if manifest.input.height is None:  # any size: the rate per pixel, as photo codecs are compared
-            figures["bpp"] = figures["bytes"] * 8 / (pixels.shape[2] * pixels.shape[3])
-        return figures
+        if manifest.variable_rate is None:
+            return _served(folder, manifest, pixels, None)
+        levels = range(1, manifest.variable_rate.levels + 1)
+        each = {k: _served(folder, manifest, pixels, float(k)) for k in levels}
+        out = {key: sum(f[key] for f in each.values()) / len(each) for key in each[1]}
+        for k, figures in each.items():
+            out |= {f"q{k}_{key}": value for key, value in figures.items()}
+        return out
 
     def describe(self, model: Autoencoder) -> str:
+        lambdas = getattr(model.config, "lambdas", None)
+        rate = f"lambdas {', '.join(f'{v:g}' for v in lambdas)}" if lambdas else f"lambda {self.settings.lam:g}"
         return (
-            f"Rate-distortion codec (lambda {self.settings.lam:g}): {model.architecture()}; compact payloads "
+            f"Rate-distortion codec ({rate}): {model.architecture()}; compact payloads "
             "(CompactCode). metrics: real-path test bytes/image (header included), PSNR on 8-bit pixels, "
             "latent bytes, and the latent bytes the integer tables estimate."
         )
+
+
+def _served(folder: Path, manifest: Manifest, pixels: np.ndarray, quality: float | None) -> dict[str, float]:
+    rt = round_trip(folder, manifest, pixels, quality=quality)
+    figures = {
+        "psnr_db": float(rt.psnr_db.mean()),
+        "bytes": float(rt.payload_bytes.mean()),
+        "latent_bytes": float(rt.latent_bytes.mean()),
+        "est_latent_bytes": float(rt.estimated_bits.mean() / 8),
+    }
+    if manifest.input.height is None:  # any size: the rate per pixel, as photo codecs are compared
+        figures["bpp"] = figures["bytes"] * 8 / (pixels.shape[2] * pixels.shape[3])
+    return figures
