@@ -171,20 +171,29 @@ function takes(m, img) {
 // first the codecs made for this very size (a domain model), then any-size codecs, then the other kinds
 const rank = (m) => (m.kind === "codec" ? 0 : 2) + (m.input.height == null ? 1 : 0);
 
+// a preset (name-q3 of a variable-rate model) is picked as that model's quality, not listed as a model
 function fillCompressModels(pickBest) {
-  const fits = fillSelect($("model"), state.models.filter((m) => takes(m, state.image)), rank);
+  const fits = fillSelect($("model"), state.models.filter((m) => !m.preset_of && takes(m, state.image)), rank);
   if (pickBest && fits.length) $("model").value = fits[0].name;
   fillLevels();
 }
 
-// quality: the levels of a codec family (name-q1, name-q2, ...), or bits per latent value for the others
+// quality: a variable-rate model's presets (and a byte budget), the levels of a codec family (name-q1,
+// name-q2, ...), or bits per latent value for the others
 function fillLevels() {
   const name = $("model").value;
   const m = state.models.find((x) => x.name === name);
   const level = $("level");
+  $("max-bytes-label").hidden = !(m && m.variable_rate);
   if (!m) { level.replaceChildren(); return; }
-  const levels = state.models.filter((x) => /-q\d+$/.test(x.name) && family(x.name) === family(name) && takes(x, state.image));
-  if (/-q\d+$/.test(name) && levels.length) {
+  const levels = state.models.filter((x) => /-q\d+$/.test(x.name) && !x.preset_of && family(x.name) === family(name) && takes(x, state.image));
+  if (m.variable_rate) {
+    const vr = m.variable_rate;
+    const qs = [...Array(vr.quality_max - vr.quality_min + 1).keys()].map((i) => vr.quality_min + i);
+    level.replaceChildren(...qs.map((q) => new Option(`q${q}`, String(q))));
+    level.value = String(Math.round(vr.default_quality));
+    level.dataset.kind = "quality";
+  } else if (/-q\d+$/.test(name) && levels.length) {
     level.replaceChildren(...levels.map((x) => new Option(x.name.match(/q\d+$/)[0], x.name)));
     level.value = name;
     level.dataset.kind = "model";
@@ -224,6 +233,11 @@ async function compress() {
   const formats = ["jpeg", "webp"].filter((f) => $("with-" + f).checked);
   const q = new URLSearchParams({ model, formats: formats.join(",") });
   if (level.dataset.kind === "bits") q.set("bits", level.value);
+  if (level.dataset.kind === "quality") { // a byte budget holds every codec to it; else the chosen quality
+    const budget = $("max-bytes").value.trim();
+    if (budget) q.set("max_bytes", budget);
+    else q.set("quality", level.value);
+  }
   const seq = (state.compareSeq = (state.compareSeq || 0) + 1);
   await task(async () => {
     const doc = await (await api("/compare?" + q, {
@@ -244,7 +258,7 @@ function showComparison(doc, im) {
   const dec = $("decoded-img");
   dec.src = "data:image/png;base64," + L.image;
   setZoom(dec, doc.width, doc.height, zoom);
-  $("decoded-model").textContent = L.model;
+  $("decoded-model").textContent = L.quality == null ? L.model : `${L.model} at quality ${L.quality}`;
   $("payload-bytes").textContent = String(L.bytes);
   $("bpp").textContent = L.bpp.toFixed(3);
   $("ratio").textContent = `${(doc.png_bytes / L.bytes).toFixed(1)}\u00d7 smaller`;
@@ -511,6 +525,7 @@ async function start() {
     compress();
   });
   $("compress-btn").addEventListener("click", compress);
+  $("max-bytes").addEventListener("change", compress);
   for (const id of ["with-jpeg", "with-webp"]) $(id).addEventListener("change", compress);
   $("sigma").addEventListener("input", makeNoisy);
   $("patch").addEventListener("input", makeNoisy);
