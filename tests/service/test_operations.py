@@ -71,7 +71,7 @@ def test_openapi_describes_binary_bodies(fake_server: Running) -> None:
     ] | {"type": "http", "scheme": "bearer"}
     assert paths["/encode"]["post"]["security"] == [{"HTTPBearer": []}]
     assert paths["/healthz"]["get"]["security"] == [] and paths["/readyz"]["get"]["security"] == []
-    assert {p["name"] for p in enc["parameters"]} == {"model", "bits", "resize"}
+    assert {p["name"] for p in enc["parameters"]} == {"model", "bits", "quality", "max_bytes", "resize"}
 
 
 def test_openapi_declares_what_the_server_answers(fake_server: Running) -> None:

@@ -112,7 +112,7 @@ def test_openapi_documents_compare(web_server: Running) -> None:
     with web_server.client() as c:
         schema = c.get("/openapi.json").json()
     op = schema["paths"]["/compare"]["post"]
-    assert {p["name"] for p in op["parameters"]} == {"model", "formats", "bits", "resize"}
+    assert {p["name"] for p in op["parameters"]} == {"model", "formats", "bits", "resize", "quality", "max_bytes"}
     ok = op["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/Comparison"}
     props = schema["components"]["schemas"]["Comparison"]["properties"]
