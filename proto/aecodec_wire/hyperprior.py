@@ -166,9 +166,9 @@ class HyperpriorCodec:
         for table, pos in self._groups(index):
             encoder.encode(y_sym[pos].astype(np.int32), self._y_models[table])
             order.append(pos)
-        for e in excess[np.concatenate(order)]:
-            if e:
-                _encode_excess(encoder, int(e))
+        escaped = excess[np.concatenate(order)]
+        for e in escaped[escaped != 0]:  # in coding order; the few escaped values only (a Python loop)
+            _encode_excess(encoder, int(e))
         code = pb.CompactCode(data=encoder.get_compressed().astype("<u4").tobytes())
         if milli is not None:
             code.quality = milli
