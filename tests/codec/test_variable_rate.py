@@ -268,6 +268,16 @@ def test_presets_are_the_model_at_integer_qualities(server: Running, image: np.n
     assert refused.status_code == 422 and f"?model={NAME}" in refused.json()["detail"]
 
 
+def test_a_preset_can_be_the_default_photo_model(trained: tuple[Path, Manifest, GainedHyperpriorCodec]) -> None:
+    data = _png(photo(WIDTH, HEIGHT, 8))
+    with serve(trained[0].parent, default_photo_model=f"{NAME}-q3") as s, s.client() as client:
+        r = client.post("/encode", content=data, headers=PNG)
+        assert r.status_code == 200 and r.headers["x-aecodec-model"] == NAME and r.headers["x-aecodec-quality"] == "3"
+        assert (
+            r.content == client.post("/encode", params={"model": NAME, "quality": 3}, content=data, headers=PNG).content
+        )
+
+
 @pytest.mark.parametrize(
     "params",
     [
