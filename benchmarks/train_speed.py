@@ -11,7 +11,8 @@ optimiser steps after two warm-up steps and reports the median seconds per step 
 "before" rows are the settings the shipped models were trained with (float32, one thread), "after" the
 defaults the recipes now name. Accuracy: from the same weights, the same batches are trained in float32 and
 in bfloat16 autocast for ``--accuracy-steps`` steps each; the validation figures (hard-rounded, float32) after
-each are compared (``--init RUN``: from a trained run's weights, where the difference shows).
+each are compared (``--init RUN``: from a trained run's weights and optimiser state, where the difference
+shows).
 """
 
 from __future__ import annotations
@@ -146,10 +147,12 @@ def accuracy(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             precision=precision,
             seed=0,
         )
+        init = load_init(str(args.init), "gained-hyperprior-codec") if args.init else None
         if start_weights is None:
-            init = load_init(str(args.init), "gained-hyperprior-codec") if args.init else None
             start_weights = init["model_state"] if init else {k: v.clone() for k, v in t.model.state_dict().items()}
         t.model.load_state_dict(start_weights)
+        if init is not None and init.get("optimizer"):  # the run's Adam moments: no fresh-optimiser transient
+            t.optimizer.load_state_dict(init["optimizer"])
         begin = time.perf_counter()
         for i in range(args.accuracy_steps):
             t.train_step(t.task.batch(i // 480, i % 480, t.model), step_generator(t.ctx.device, 0, 0, 0, i), At(0, 0))

@@ -17,14 +17,14 @@ from aecodec_training.cli import app
 from aecodec_training.config import TrainConfig
 from aecodec_training.datasets import load_dataset
 from aecodec_training.datasets.photos import EPOCH_CROPS, PATCH
-from aecodec_wire.quality import psnr_per_image
-from aecodec_training.realpath import round_trip, side_models
 from aecodec_training.models.hyperprior import HyperpriorCodec, HyperpriorConfig, gaussian_tables
+from aecodec_training.realpath import round_trip, side_models
 from aecodec_training.trainer import Trainer, load_init
 from aecodec_wire import unpack_any
 from aecodec_wire.codec_factory import codec_for
 from aecodec_wire.errors import CorruptPayload
 from aecodec_wire.manifest import load
+from aecodec_wire.quality import psnr_per_image
 from PIL import Image
 from typer.testing import CliRunner
 

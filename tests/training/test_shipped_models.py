@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from aecodec_training.tasks import to_uint8
 from aecodec_training.onnx_io import run_graph, session
-from aecodec_wire.quality import mean_psnr
+from aecodec_training.tasks import to_uint8
 from aecodec_wire import unpack
 from aecodec_wire.manifest import Manifest, load
+from aecodec_wire.quality import mean_psnr
 from aecodec_wire.uniform_codec import UniformCodec
 
 from .helpers import FIXTURES, REPO, SHARED_DATA

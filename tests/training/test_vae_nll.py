@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from aecodec_training.registry import build_model
 from aecodec_training.nll import OnnxVAE, binarize, evaluate_nll, importance_nll, iwae_loss
 from aecodec_training.onnx_io import export_graphs
+from aecodec_training.registry import build_model
 
 from .helpers import FIXTURES
 

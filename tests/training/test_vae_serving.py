@@ -1,4 +1,4 @@
-"""A VAE trained with the IWAE bound through the one trainer, exported, and served by the real service over HTTP: /sample and /interpolate."""
+"""A VAE trained with the IWAE bound through the one trainer, exported and served over HTTP: /sample, /interpolate."""
 
 from __future__ import annotations
 

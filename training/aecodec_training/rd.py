@@ -2,7 +2,7 @@
 each image saved as its own file and read back, and the learned levels through the real serving path.
 
 A point is one setting over a set of images: mean bytes per image (whole files and payloads, headers
-included), bits per pixel and mean PSNR (``psnr.py``). ``at_bytes`` reads a curve at a given size (PSNR
+included), bits per pixel and mean PSNR (``aecodec_wire.quality``). ``at_bytes`` reads a curve at a given size (PSNR
 interpolated over log bytes), ``bytes_for`` the other way round: "equal bytes" and "equal quality".
 """
 

@@ -124,7 +124,8 @@ class Trainer:
         self.epoch = 0  # epochs finished
         self.step = 0  # steps finished in the current epoch
         self.seconds = 0.0  # training seconds so far (validation excluded)
-        self.loss_sum = 0.0  # the current epoch's summed step losses (so a resumed epoch reports the same mean)
+        # the current epoch's summed step losses, kept on the device (read once an epoch, and by the progress bar)
+        self.loss_sum = torch.zeros((), device=self.ctx.device)
         self.history: list[dict[str, float]] = []
         if cfg.resume:
             self._resume()
@@ -149,7 +150,8 @@ class Trainer:
         if state.get("optimizer") is not None:
             self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.step = state["epoch"], state.get("step", 0)
-        self.seconds, self.loss_sum = state["seconds"], state.get("loss_sum", 0.0)
+        self.seconds = state["seconds"]
+        self.loss_sum = torch.tensor(float(state.get("loss_sum", 0.0)), device=self.ctx.device)
         self.history = state["history"]
         self.lineage = state.get("lineage", self.lineage)
         self.log(f"resuming {self.cfg.run_dir} at epoch {self.epoch} step {self.step}, {self.seconds:.0f}s trained")
@@ -164,7 +166,7 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.step,
             "seconds": self.seconds,
-            "loss_sum": self.loss_sum,
+            "loss_sum": float(self.loss_sum),
             "history": self.history,
             "train_config": asdict(self.cfg),
             "dataset": {"name": name, "md5": md5},
@@ -235,11 +237,11 @@ class Trainer:
             batch = task.batch(self.epoch, self.step, self.model)
             gen = step_generator(dev, cfg.seed, self.ctx.rank, self.epoch, self.step)
             at = At(epoch=self.epoch + self.step / steps, progress=self.progress())
-            self.loss_sum += float(self.train_step(batch, gen, at))
+            self.loss_sum += self.train_step(batch, gen, at)
             self.step += 1
             self.seconds += time.perf_counter() - start
             if bar is not None:
-                bar.step(1, torch.tensor(self.loss_sum), self.step)
+                bar.step(1, self.loss_sum, self.step)
             if self.budget_spent and self.step < steps:
                 self._save()
                 return False
@@ -249,8 +251,9 @@ class Trainer:
         return True
 
     def _finish_epoch(self, on_epoch: EpochHook | None) -> None:
-        train_loss = D.mean_across(torch.tensor(self.loss_sum / max(self.step, 1)), self.ctx).item()
-        self.epoch, self.step, self.loss_sum = self.epoch + 1, 0, 0.0
+        train_loss = D.mean_across(self.loss_sum / max(self.step, 1), self.ctx).item()
+        self.epoch, self.step = self.epoch + 1, 0
+        self.loss_sum = torch.zeros((), device=self.ctx.device)
         figures = self.task.validate(self.model)
         row = {"epoch": self.epoch, "train_loss": train_loss, **figures, "seconds": self.seconds}
         self.history.append(row)

@@ -33,10 +33,13 @@ class GDN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> same
         c = x.shape[1]
-        beta = self.beta.abs() + 1e-6
-        gamma = self.gamma.abs().reshape(c, c, 1, 1)
-        norm = torch.sqrt(F.conv2d(x * x, gamma, beta))
-        return x * norm if self.inverse else x / norm
+        # float32 even under bfloat16 autocast: x^2 summed over channels and the division need more than 8 bits
+        with torch.autocast(x.device.type, enabled=False):
+            x = x.float()
+            beta = self.beta.abs() + 1e-6
+            gamma = self.gamma.abs().reshape(c, c, 1, 1)
+            norm = torch.sqrt(F.conv2d(x * x, gamma, beta))
+            return x * norm if self.inverse else x / norm
 
 
 @dataclass(frozen=True)
