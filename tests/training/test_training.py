@@ -158,3 +158,37 @@ def test_resume_equals_uninterrupted(mnist_dir: Path, tmp_path: Path) -> None:
     for a, b in zip(_weights(straight), _weights(second), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert [h["train_loss"] for h in straight.history] == [h["train_loss"] for h in second.history]
+
+
+def test_a_moving_average_of_the_weights_is_kept_validated_exported_and_resumed(
+    mnist_dir: Path, tmp_path: Path
+) -> None:
+    from aecodec_training.trainer import load_run
+
+    straight = Trainer(config(mnist_dir, tmp_path / "straight", epochs=2, ema=0.9), log=lambda _m: None)
+    straight.fit()
+    assert straight.ema is not None
+    state = load_checkpoint(tmp_path / "straight")
+    assert state is not None and state["ema_steps"] == 2 * straight.task.steps_per_epoch  # one update a step
+    averaged, model = state["ema_state"], state["model_state"]
+    assert any(not torch.equal(averaged[k], model[k]) for k in model)  # an average, not the last weights
+    exported, _ = load_run(tmp_path / "straight")
+    for k, v in exported.state_dict().items():
+        assert torch.equal(v, averaged[k]), k  # export takes the average
+    assert straight.history[-1]["test_loss"] == pytest.approx(straight.task.validate(straight.evaluated)["test_loss"])
+
+    class Interrupt(Exception):
+        pass
+
+    def stop(epoch: int, _row: dict[str, float]) -> None:
+        raise Interrupt
+
+    first = Trainer(config(mnist_dir, tmp_path / "resumed", epochs=2, ema=0.9), log=lambda _m: None)
+    with pytest.raises(Interrupt):
+        first.fit(on_epoch=stop)
+    second = Trainer(config(mnist_dir, tmp_path / "resumed", epochs=2, ema=0.9), log=lambda _m: None)
+    second.fit()
+    resumed = load_checkpoint(tmp_path / "resumed")
+    assert resumed is not None
+    for k, v in averaged.items():
+        torch.testing.assert_close(resumed["ema_state"][k], v, rtol=0, atol=0)

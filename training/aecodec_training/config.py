@@ -45,6 +45,7 @@ class TrainConfig:
     decay_at: float | None = None  # step schedule: share of the run (budget, else epochs) after which lr x0.2
     schedule: str | None = None  # step | cosine (down to 5 % of lr over the run)
     precision: str = "fp32"  # fp32 | bf16 (autocast of the forward pass; losses and rates stay float32)
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none); figures and export use it
     checkpoint_minutes: float = 5.0  # also checkpoint within an epoch this often (long epochs, long runs)
     init: str = ""  # run folder whose trained weights (and architecture) this run starts from
     eval_limit: int = 0  # per-epoch validation on the first N test images (0: all)

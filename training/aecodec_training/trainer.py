@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import distributed as D
 from .checkpoint import METRICS, load_checkpoint, save_checkpoint, write_json
@@ -118,6 +119,8 @@ class Trainer:
         for g in groups:
             g["base_lr"] = g["lr"]
         self.optimizer = torch.optim.Adam(groups, lr=cfg.lr, fused=True)  # fused: fastest on CPU and CUDA
+        # the average of the weights along the run (small-batch steps are noisy): validated and exported
+        self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema > 0 else None
         self.net: torch.nn.Module = self.model
         if self.ctx.enabled and any(p.requires_grad for p in self.model.parameters()):
             self.net = DistributedDataParallel(self.model)
@@ -154,6 +157,9 @@ class Trainer:
         self.loss_sum = torch.tensor(float(state.get("loss_sum", 0.0)), device=self.ctx.device)
         self.history = state["history"]
         self.lineage = state.get("lineage", self.lineage)
+        if self.ema is not None:  # a run that had none starts its average from the weights it has now
+            self.ema.module.load_state_dict(state.get("ema_state") or state["model_state"])
+            self.ema.n_averaged.fill_(int(state.get("ema_steps", 1)))
         self.log(f"resuming {self.cfg.run_dir} at epoch {self.epoch} step {self.step}, {self.seconds:.0f}s trained")
 
     def state(self) -> dict[str, Any]:
@@ -167,6 +173,11 @@ class Trainer:
             "step": self.step,
             "seconds": self.seconds,
             "loss_sum": float(self.loss_sum),
+            **(
+                {"ema_state": self.ema.module.state_dict(), "ema_steps": int(self.ema.n_averaged)}
+                if self.ema is not None
+                else {}
+            ),
             "history": self.history,
             "train_config": asdict(self.cfg),
             "dataset": {"name": name, "md5": md5},
@@ -182,6 +193,11 @@ class Trainer:
             stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
             with open(self.cfg.run_dir / LOG_FILE, "a") as f:
                 f.write(f"{stamp} {line}\n")
+
+    @property
+    def evaluated(self) -> Autoencoder:
+        """The weights figures are measured on and export takes: the moving average when the run keeps one."""
+        return self.ema.module if self.ema is not None else self.model  # type: ignore[return-value]
 
     # -- schedule ----------------------------------------------------------------------------------------------
     @property
@@ -220,6 +236,8 @@ class Trainer:
             if not (torch.isfinite(loss) and torch.isfinite(norm)):
                 return loss.detach()
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         return loss.detach()
 
     def _save(self) -> None:
@@ -254,7 +272,7 @@ class Trainer:
         train_loss = D.mean_across(self.loss_sum / max(self.step, 1), self.ctx).item()
         self.epoch, self.step = self.epoch + 1, 0
         self.loss_sum = torch.zeros((), device=self.ctx.device)
-        figures = self.task.validate(self.model)
+        figures = self.task.validate(self.evaluated)
         row = {"epoch": self.epoch, "train_loss": train_loss, **figures, "seconds": self.seconds}
         self.history.append(row)
         budget = f"/{self.cfg.minutes * 60:.0f}s" if self.cfg.minutes > 0 else "s"
@@ -282,7 +300,7 @@ class Trainer:
                 if not self._epoch(bar if bar.enabled else None):
                     break
                 self._finish_epoch(on_epoch)
-        final = self.task.final(self.model)
+        final = self.task.final(self.evaluated)
         if self.ctx.main:
             save_checkpoint(cfg.run_dir, self.state())
             write_json(cfg.run_dir / METRICS, {"final": final, "seconds": self.seconds, "history": self.history})
@@ -296,7 +314,7 @@ def load_run(run_dir: Path) -> tuple[Autoencoder, dict[str, Any]]:
         raise FileNotFoundError(f"no checkpoint.pt in {run_dir}: train first (aecodec-train train ... --out {run_dir})")
     state = upgrade(state)
     model = build_model(state["model_name"], **state["model_config"])
-    model.load_state_dict(state["model_state"])
+    model.load_state_dict(state.get("ema_state") or state["model_state"])  # the averaged weights, when kept
     return model.eval(), state
 
 
