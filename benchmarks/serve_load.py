@@ -204,12 +204,23 @@ def _repeat(fn: Callable[[], None], seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def tail(runs: int, proc: subprocess.Popen[bytes], url: str, body: bytes, conc: int, seconds: float) -> None:
+    """Consecutive runs against one server: is the tail (p99 over p50) steady, run after run?"""
+    print("| run | req/s | p50 ms | p99 ms | p99 / p50 |\n|---:|---:|---:|---:|---:|")
+    for i in range(runs):
+        r = measured(proc, url, body, "image/png", conc, seconds)
+        print(f"| {i + 1} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p99'] / r['p50']:.1f} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", type=Path, default=REPO / "models")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--concurrency", default="1,8,64")
     ap.add_argument("--rounds", type=int, default=1, help="repeat every cell, keep the best (noisy machines)")
+    ap.add_argument(
+        "--tail-runs", type=int, default=0, help="only /encode at the last concurrency, this many runs: p99 / p50 each"
+    )
     ap.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)  # internal: run the echo server on this port
     args = ap.parse_args()
     if args.serve_echo:
@@ -247,6 +258,9 @@ def main() -> None:
         ]
         if denoiser:
             cases.append(("/denoise", svc, f"{base}/denoise?model={denoiser}", noisy, "image/png"))
+        if args.tail_runs:
+            tail(args.tail_runs, svc, base + "/encode", digit, concs[-1], args.seconds)
+            return
         best: dict[tuple[str, int], dict[str, float]] = {}
         for _ in range(args.rounds):
             for c in concs:

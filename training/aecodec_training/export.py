@@ -2,7 +2,9 @@
 model.
 
 The model says which graphs it has (``Autoencoder.graphs``, plain data); ``onnx_io.export_graphs`` writes them
-and ``onnx_io.check_graphs`` runs ``onnx.checker`` and onnxruntime-vs-PyTorch on real images; the manifest's
+and ``onnx_io.check_graphs`` runs ``onnx.checker`` and onnxruntime-vs-PyTorch on real images; data files the
+wire codec reads beside them (``Autoencoder.wire_files``: a hyperprior's integer hyper-synthesis, calibrated
+on the same images) are written with their manifest fields; the manifest's
 quality figures are measured by the run's task through the exported graphs and payload bytes, the way the
 service runs them (``Task.served_figures``); the sealed folder is loaded back exactly as the service verifies
 it. Everything is written into a temporary folder beside the target and published by one rename
@@ -55,7 +57,13 @@ def training_info(state: dict[str, Any]) -> TrainingInfo:
 
 
 def draft_manifest(
-    model: Autoencoder, task: Task, name: str, state: dict[str, Any], description: str, wire_id: int | None
+    model: Autoencoder,
+    task: Task,
+    name: str,
+    state: dict[str, Any],
+    description: str,
+    wire_id: int | None,
+    files_fields: dict[str, Any] | None = None,
 ) -> Manifest:
     """The manifest before its figures are measured (they are measured through the graphs it describes)."""
     if model.kind == "codec" and wire_id is None:
@@ -76,6 +84,7 @@ def draft_manifest(
         metrics={},
         wire_id=wire_id,
         **model.wire_fields(),
+        **(files_fields or {}),
         **task.manifest_fields(),
     )
 
@@ -94,11 +103,15 @@ def export_model(
     model = model.eval().cpu()
     with staging(Path(out)) as tmp:
         export_graphs(model, task.examples(EXAMPLE_IMAGES), tmp)
-        check_graphs(model, tmp, task.examples(CHECK_IMAGES, "train"))
-        draft = draft_manifest(model, task, name, state, description, wire_id)
+        real = task.examples(CHECK_IMAGES, "train")
+        check_graphs(model, tmp, real)
+        fields, files = model.wire_files(real)  # e.g. a hyperprior's integer hyper-synthesis, calibrated on them
+        for file_name, data in files.items():
+            (tmp / file_name).write_bytes(data)
+        draft = draft_manifest(model, task, name, state, description, wire_id, fields)
         figures = {**task.model_figures(model), **task.served_figures(model, tmp, draft, limit)}
-        rounding = 4 if model.kind == "codec" else 6
-        sealed = seal(tmp, draft.model_copy(update={"metrics": {k: round(v, rounding) for k, v in figures.items()}}))
+        rounded = {k: round(v, task.figure_decimals) for k, v in figures.items()}
+        sealed = seal(tmp, draft.model_copy(update={"metrics": rounded}))
         load(tmp)  # the folder must verify exactly as the service will verify it
     return sealed
 

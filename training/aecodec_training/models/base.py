@@ -99,14 +99,12 @@ class Autoencoder(nn.Module):
         spatial = self.image_shape[1] is None
         with torch.no_grad():
             latent = self.encode(x)
-        vae = self.kind == "vae"
-        encode = Part(self, getattr(self, "posterior") if vae else self.encode)  # noqa: B009  (VAEs only)
-        outputs = ["latent", "logvar"] if vae else ["latent"]
+        encode, outputs = self.encoder_graph()
         lat_axes = axes(latent.ndim, spatial)
         return [
             Graph(
                 "encoder.onnx",
-                encode,
+                Part(self, encode),
                 {"image": x},
                 outputs,
                 {"image": axes(4, spatial), **dict.fromkeys(outputs, lat_axes)},
@@ -120,9 +118,18 @@ class Autoencoder(nn.Module):
             ),
         ]
 
+    def encoder_graph(self) -> tuple[Callable[..., Any], list[str]]:
+        """What encoder.onnx computes and the names of its outputs (a VAE adds its posterior's log-variance)."""
+        return self.encode, ["latent"]
+
     def wire_fields(self) -> dict[str, Any]:
         """Extra manifest fields the wire format needs from the trained weights (a codec's prior tables)."""
         return {}
+
+    def wire_files(self, x: torch.Tensor) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Manifest fields and the data files they describe (by file name), for a wire codec that needs more
+        than the graphs and ``wire_fields``, calibrated on example images ``x``; none by default."""
+        return {}, {}
 
     def config_dict(self) -> dict[str, Any]:
         return asdict(self.config)

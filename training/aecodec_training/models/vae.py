@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -39,6 +41,10 @@ class GaussianVAE(Autoencoder):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.posterior(x)[0]  # the mean is the code the codec quantises
+
+    def encoder_graph(self) -> tuple[Callable[..., Any], list[str]]:
+        """encoder.onnx gives the posterior: its mean (the latent) and log-variance (for /sample and the NLL)."""
+        return self.posterior, ["latent", "logvar"]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decode_logits(z))

@@ -73,6 +73,7 @@ class Task(ABC):
     """One family's training. ``name`` is how the registry and error messages call it."""
 
     name: ClassVar[str]
+    figure_decimals: ClassVar[int] = 6  # the manifest's figures are rounded to this many decimals
     settings_type: ClassVar[type[Settings]] = Settings
 
     def __init__(self, cfg: TrainConfig, settings: Settings, ctx: D.DistContext, model: Autoencoder) -> None:

@@ -38,6 +38,7 @@ class RateDistortionTask(ImageTask):
     """Trade bits for distortion at ``lam``."""
 
     name = "rate-distortion"
+    figure_decimals = 4
     settings_type = RateDistortionSettings
     settings: RateDistortionSettings
 
