@@ -19,14 +19,10 @@ from aecodec_sdk import (
     UnprocessableEntity,
     inspect,
 )
+from aecodec_wire.quality import psnr
 from PIL import Image
 
 from .conftest import MODELS
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0**2 / max(mse, 1e-9))
 
 
 def manifest(name: str) -> dict[str, Any]:

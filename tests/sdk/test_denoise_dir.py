@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from aecodec_wire.quality import psnr
 from PIL import Image
 
 from tests.service.photos import display_p3, srgb
@@ -16,11 +17,6 @@ from tests.service.photos import display_p3, srgb
 from .test_cli import cli
 
 PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "denoise_photo.png"
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * float(np.log10(255.0**2 / max(mse, 1e-10)))
 
 
 def noisy(img: np.ndarray, sigma: float, seed: int) -> np.ndarray:

@@ -10,16 +10,12 @@ import io
 import numpy as np
 import pytest
 from aecodec_sdk import AsyncClient, Client, inspect
+from aecodec_wire.quality import psnr
 from PIL import Image
 
 from tests.service.photos import display_p3, photo, sideways_jpeg, soft_edged_rgba, srgb
 
 from .test_cli import cli
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * float(np.log10(255.0**2 / max(mse, 1e-10)))
 
 
 @pytest.fixture

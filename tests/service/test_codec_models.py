@@ -6,11 +6,12 @@ import httpx
 import numpy as np
 import pytest
 from aecodec_wire import payload as wire
+from aecodec_wire.quality import psnr
 from aecodec_wire.v1 import api_pb2
 from aecodec_wire.v1 import payload_pb2 as pb
 
 from .conftest import SHIPPED, Running
-from .helpers import png, psnr, read
+from .helpers import png, read
 
 IMG = {"Content-Type": "image/png"}
 PB = {"Content-Type": "application/x-protobuf"}

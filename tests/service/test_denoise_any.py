@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from aecodec_wire.quality import psnr
 
 from .conftest import SHIPPED, Running, serve
-from .helpers import png, psnr, read
+from .helpers import png, read
 
 MODEL = "denoise-any"
 PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "denoise_photo.png"

@@ -16,9 +16,10 @@ from aecodec_service.runtime.erasure import erased_rectangles
 from aecodec_service.runtime.imaging import to_model_input
 from aecodec_service.runtime.noise import KEEP, Plan, estimate_sigma, plans
 from aecodec_wire import manifest as mf
+from aecodec_wire.quality import psnr
 
 from .conftest import SHIPPED, Running, serve
-from .helpers import png, psnr, read
+from .helpers import png, read
 
 MODEL = "denoise-any"
 PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "denoise_photo.png"

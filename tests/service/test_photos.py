@@ -14,10 +14,11 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from aecodec_wire.quality import psnr
 from PIL import Image
 
 from .conftest import SHIPPED, Running
-from .helpers import psnr, read
+from .helpers import read
 from .photos import display_p3, file_bytes, icc_of, photo, sideways_jpeg, soft_edged_rgba, srgb
 
 PB = {"Content-Type": "application/x-protobuf"}

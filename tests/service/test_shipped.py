@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from aecodec_wire import payload as wire
+from aecodec_wire.quality import psnr
 from aecodec_wire.v1 import api_pb2
 
 from .conftest import SHIPPED, Running
-from .helpers import png, psnr, read
+from .helpers import png, read
 
 IMG = {"Content-Type": "image/png"}
 PB = {"Content-Type": "application/x-protobuf"}
