@@ -27,6 +27,8 @@ KINDS = {
     "hyperprior-codec": "codec",
     "gained-hyperprior-codec": "codec",
     "denoiser": "denoising",
+    "denoiser-unet": "denoising",
+    "denoiser-dncnn": "denoising",
 }
 
 PARAMS = {

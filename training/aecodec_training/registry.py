@@ -29,6 +29,8 @@ from .models import (
     MLPConfig,
     PCAConfig,
     RDCodec,
+    UNetDenoiser,
+    UNetDenoiserConfig,
     VAEConfig,
 )
 from .models.base import Autoencoder
@@ -82,6 +84,7 @@ def _gained(**kw: Any) -> Autoencoder:
 
 _RECONSTRUCTION = Recipe(ReconstructionTask)
 _PHOTOS: dict[str, Any] = {"dataset": "photos", "epochs": BUDGET_EPOCHS, "clip": 1.0}
+_DNCNN: dict[str, Any] = {"width": 64, "depth": 17, "unshuffle": 1}  # DnCNN's depth and width, no batch norm
 
 REGISTRY: dict[str, Entry] = {
     "mlp-reference": Entry(_mlp(), _RECONSTRUCTION, "The report's reference: 784-196-ReLU-49 | 49-196-ReLU-784-Tanh."),
@@ -139,6 +142,17 @@ REGISTRY: dict[str, Entry] = {
         lambda **kw: Denoiser(DenoiserConfig(**kw)),
         Recipe(PhotoDenoisingTask, batch_size=16, lr=5e-4, schedule="cosine", **_PHOTOS),
         "Any-size denoiser (FFDNet-style) for photographs and digits, blind or told the noise level.",
+    ),
+    "denoiser-unet": Entry(
+        lambda **kw: UNetDenoiser(UNetDenoiserConfig(**kw)),
+        # 128-pixel photo patches: the U-Net sees ~200 pixels around each one, 64-pixel patches are mostly padding
+        Recipe(PhotoDenoisingTask, {"patch": 128}, batch_size=8, lr=3e-4, schedule="cosine", **_PHOTOS),
+        "Any-size multi-scale denoiser (DRUNet-style U-Net at 1/2..1/16), served like the denoiser.",
+    ),
+    "denoiser-dncnn": Entry(
+        lambda **kw: Denoiser(DenoiserConfig(**{**_DNCNN, **kw})),
+        Recipe(PhotoDenoisingTask, batch_size=16, lr=5e-4, schedule="cosine", **_PHOTOS),
+        "Baseline: DnCNN-style 17 convolutions of width 64 at full resolution, served like the denoiser.",
     ),
 }
 

@@ -8,7 +8,8 @@ from .base import Autoencoder, Graph, Part
 from .codec import GDN, CodecConfig, RDCodec
 from .conv import ConvAutoencoder, ConvConfig
 from .conv_vae import ConvVAE, ConvVAEConfig
-from .denoiser import Denoiser, DenoiserConfig
+from .denoiser import Denoiser, DenoiserConfig, LevelDenoiser
+from .denoiser_unet import UNetDenoiser, UNetDenoiserConfig
 from .gained import GainedConfig, GainedHyperpriorCodec
 from .hyperprior import HyperpriorCodec, HyperpriorConfig
 from .mlp import MLPAutoencoder, MLPConfig
@@ -36,11 +37,14 @@ __all__ = [
     "Graph",
     "HyperpriorCodec",
     "HyperpriorConfig",
+    "LevelDenoiser",
     "MLPAutoencoder",
     "MLPConfig",
     "PCAConfig",
     "Part",
     "RDCodec",
+    "UNetDenoiser",
+    "UNetDenoiserConfig",
     "VAEConfig",
     "param_count",
     "summarize",

@@ -32,7 +32,7 @@ from ..datasets.idx import load_idx_dataset
 from ..datasets.npz import load_npz_dataset
 from ..datasets.photos import load_photos, pyramid, random_crops
 from ..models import Autoencoder
-from ..models.denoiser import SCALE, UNKNOWN
+from ..models.denoiser import UNKNOWN
 from .base import At, Settings, Task
 
 if TYPE_CHECKING:
@@ -112,9 +112,10 @@ def to_grey(x: torch.Tensor) -> torch.Tensor:
     return torch.round(y * 255).div_(255).expand(-1, 3, -1, -1).contiguous()
 
 
-def centre_crop(img: np.ndarray, side: int = EVAL_SIDE) -> np.ndarray:
+def centre_crop(img: np.ndarray, side: int = EVAL_SIDE, multiple: int = 2) -> np.ndarray:
+    """The centre side x side (or less, in whole ``multiple``s) of an (H, W, C) image."""
     h, w = img.shape[:2]
-    ch, cw = min(side, h // 2 * 2), min(side, w // 2 * 2)
+    ch, cw = min(side, h // multiple * multiple), min(side, w // multiple * multiple)
     y, x = (h - ch) // 2, (w - cw) // 2
     return img[y : y + ch, x : x + cw]
 
@@ -143,6 +144,7 @@ class PhotoDenoisingTask(Task):
         digits = load_idx_dataset("mnist", Path(settings.mnist_dir))
         self.mnist, self.mnist_test = digits.train_x, digits.test_x  # (N, 1, 28, 28)
         self.md5 = {**self.photos.md5, **digits.md5}
+        self.pad_multiple = model.pad_multiple  # the graphs take sizes in whole multiples of it
 
     @property
     def steps_per_epoch(self) -> int:
@@ -217,19 +219,20 @@ class PhotoDenoisingTask(Task):
 
     def examples(self, count: int, split: str = "test") -> torch.Tensor:
         images = self.photos.val if split == "test" else self.photos.train
-        crops = [centre_crop(p, 128) for p in images[:count]]
+        crops = [centre_crop(p, 128, self.pad_multiple) for p in images[:count]]
         return torch.from_numpy(np.stack([c.transpose(2, 0, 1) for c in crops])).float() / 255
 
     def served_figures(
         self, model: Autoencoder, folder: Path, manifest: Manifest, limit: int | None = None
     ) -> dict[str, float]:
-        """Blind PSNR through the exported graphs, as the service runs them (even sizes by edge padding)."""
+        """Blind PSNR through the exported graphs, as the service runs them (edge-padded to pad_multiple)."""
         enc = ort.InferenceSession(str(folder / ENCODER_FILE), providers=["CPUExecutionProvider"])
         dec = ort.InferenceSession(str(folder / DECODER_FILE), providers=["CPUExecutionProvider"])
 
         def run(image: np.ndarray) -> np.ndarray:
             h, w = image.shape[:2]
-            x = np.pad(image, ((0, h % SCALE), (0, w % SCALE), (0, 0)), mode="edge").transpose(2, 0, 1)[None]
+            m = model.pad_multiple
+            x = np.pad(image, ((0, -h % m), (0, -w % m), (0, 0)), mode="edge").transpose(2, 0, 1)[None]
             latent = enc.run(None, {"image": x.astype(np.float32) / 255})[0]
             y = dec.run(None, {"latent": latent})[0][0]
             return np.clip(np.rint(y * 255), 0, 255).astype(np.uint8).transpose(1, 2, 0)[:h, :w]
