@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from aecodec_training.datasets.photos import VALIDATION
+from PIL import Image
 
-from .helpers import cifar_records, make_idx_folder
+from .helpers import DENOISE_PHOTO, cifar_records, make_idx_folder
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -44,4 +46,15 @@ def cifar_npz_dir(tmp_path: Path) -> Path:
     for split, n, seed in (("train_exact_subset", 64, 0), ("test_exact_subset", 16, 1)):
         x, y = cifar_records(n, seed)
         np.savez_compressed(folder / f"{split}.npz", x=x.transpose(0, 2, 3, 1), y=y)
+    return folder
+
+
+@pytest.fixture
+def photos_dir(tmp_path: Path) -> Path:
+    """Two real photographs: one named like a validation file, one for training."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    img = Image.open(DENOISE_PHOTO).convert("RGB")
+    img.save(folder / VALIDATION[0])
+    img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((200, 150)).save(folder / "train.png")
     return folder

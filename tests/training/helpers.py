@@ -1,4 +1,5 @@
-"""Writers of tiny datasets in every supported on-disk format (the tests never need the real sets)."""
+"""Writers of tiny datasets in every supported on-disk format (the tests never need the real sets), and the
+tiny photo-denoiser run the denoiser tests train through the command line."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import struct
 from pathlib import Path
 
 import numpy as np
+from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO / ".." / "shared" / "data"
 FIXTURES = REPO / "tests" / "fixtures"
+DENOISE_PHOTO = FIXTURES / "denoise_photo.png"  # a 160x120 crop of a photograph the denoisers never train on
 
 
 def fake_digits(n: int, seed: int, size: int = 28, channels: int = 0) -> np.ndarray:
@@ -46,3 +49,15 @@ def cifar_records(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(N, 3, 32, 32) uint8 images and labels."""
     x = fake_digits(n, seed, size=32, channels=3).transpose(0, 3, 1, 2).copy()
     return x, np.random.default_rng(seed).integers(0, 10, n)
+
+
+def train_denoiser(model: str, photos: Path, cifar: Path, mnist: Path, out: Path, *flags: str) -> str:
+    """``aecodec-train train MODEL`` on tiny photo, CIFAR and MNIST folders (32-pixel patches, batch 4, a
+    checkpoint every 0.6 s); ``flags`` give the architecture and budget. Its output."""
+    from aecodec_training.cli import app
+
+    args = ["train", model, "--data-dir", str(photos), "--cifar-dir", str(cifar), "--mnist-dir", str(mnist)]
+    args += ["--out", str(out), "--patch", "32", "--batch-size", "4", "--no-progress", "--checkpoint-minutes", "0.01"]
+    result = CliRunner().invoke(app, [*args, *flags])
+    assert result.exit_code == 0, result.output
+    return result.output

@@ -9,17 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-import pytest
 import torch
 from aecodec_training.cli import app
-from aecodec_training.datasets.photos import VALIDATION
 from aecodec_training.models.denoiser import UNKNOWN, Denoiser, DenoiserConfig
 from aecodec_training.tasks.photo_denoising import NOISE_GATE, corrupt
 from aecodec_wire import manifest as mf
 from PIL import Image
 from typer.testing import CliRunner
 
-PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "denoise_photo.png"
+from .helpers import DENOISE_PHOTO as PHOTO
+from .helpers import train_denoiser
 
 
 def test_fresh_model_is_the_identity_at_any_even_size() -> None:
@@ -62,23 +61,8 @@ def test_corrupt_gives_8bit_noisy_patches_with_levels() -> None:
     assert untouched.any()  # some patches stay clean: the model must learn to leave those alone
 
 
-@pytest.fixture
-def photos_dir(tmp_path: Path) -> Path:
-    """Two real photographs: one named like a validation file, one for training."""
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    img = Image.open(PHOTO).convert("RGB")
-    img.save(folder / VALIDATION[0])
-    img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((200, 150)).save(folder / "train.png")
-    return folder
-
-
 def train(photos: Path, cifar: Path, mnist: Path, out: Path, *extra: str) -> str:
-    args = ["train", "denoiser", "--data-dir", str(photos), "--cifar-dir", str(cifar), "--mnist-dir", str(mnist)]
-    args += ["--out", str(out), "--width", "8", "--depth", "3", "--patch", "32", "--batch-size", "4"]
-    result = CliRunner().invoke(app, [*args, "--no-progress", "--checkpoint-minutes", "0.01", *extra])
-    assert result.exit_code == 0, result.output
-    return result.output
+    return train_denoiser("denoiser", photos, cifar, mnist, out, "--width", "8", "--depth", "3", *extra)
 
 
 def test_training_is_resumable_and_exports_checked_graphs(
