@@ -18,10 +18,16 @@ A variable-rate model (a manifest with ``variable_rate``) codes the same way in 
 Q (carried by the payload) with gains g_y(Q), g_z(Q) (variable_rate.py), z * g_z is coded, the hyper decoder
 gets z_hat / g_z, the means and scales it gives are multiplied by g_y, y * g_y is coded, and the decoder graph
 gets y_hat / g_y: ``compress_estimate_at`` of training/aecodec_training/models/gained.py, step for step.
+
+A model whose manifest has ``integer_hyper`` takes the means and table indices from its integer
+hyper-synthesis instead (integer_hyper.py: numpy, no onnxruntime), on both sides, so every machine picks the
+same tables; its gains enter as integers there (1/g_z as a fixed-point multiplier of the input, g_y as an
+offset of the integer log-scale). Models without it keep the float path above.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -32,6 +38,7 @@ import numpy as np
 from . import payload
 from .errors import CorruptPayload
 from .image_extras import Extras, per_image
+from .integer_hyper import IntegerHyperSynthesis
 from .latent_codec import Geometry, Latents, SideModel, fixed_rate
 from .manifest import Manifest
 from .v1 import payload_pb2 as pb
@@ -46,6 +53,7 @@ HYPER_STRIDE = 4  # z is at 1/4 of y's side
 ESCAPE_BITS = 24  # an escaped value's distance beyond its table is below 2**24 (exact in float32)
 _SIGN, _LENGTH, _BYTE = Uniform(2), Uniform(ESCAPE_BITS + 1), Uniform(256)
 Gains = tuple[np.ndarray, np.ndarray] | tuple[None, None]  # (g_y (M,), g_z (Z,)) float32; (None, None): fixed rate
+GAIN_CACHE = 64  # qualities whose integer gains a codec keeps (a max_bytes search tries about 15)
 
 
 def _models(counts: Sequence[Sequence[int]]) -> list:
@@ -63,14 +71,27 @@ class HyperpriorCodec:
     latent_names: tuple[str, ...] = ("latent", SIDE)
     bit_depths: tuple[int, ...] = ()  # no bits: a fixed-rate model's rate is its training's, a variable one's a quality
 
-    def __init__(self, manifest: Manifest, hyper_decoder: SideModel) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        hyper_decoder: SideModel | None = None,
+        integer: IntegerHyperSynthesis | None = None,
+    ) -> None:
         if manifest.prior is None or manifest.gaussian is None or manifest.wire_id is None:
             raise ValueError(
                 f"model {manifest.name!r} has no prior, gaussian tables or wire_id: not a hyperprior codec"
             )
+        if manifest.integer_hyper is not None and integer is None:
+            raise ValueError(f"model {manifest.name!r} codes with an integer hyper-synthesis: it needs that network")
+        if manifest.integer_hyper is None and hyper_decoder is None:
+            raise ValueError(f"model {manifest.name!r} is a hyperprior codec: it needs its hyper_decoder graph")
+        if integer is not None and math.prod(layer.upsample for layer in integer.spec.layers) != HYPER_STRIDE:
+            raise ValueError(f"model {manifest.name!r}: the integer hyper-synthesis must upsample by {HYPER_STRIDE}")
         self.manifest = manifest
         self.wire_id = manifest.wire_id
         self.hyper_decoder = hyper_decoder
+        self.integer = integer if manifest.integer_hyper is not None else None  # None: the float path
+        self._integer_gains: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         prior, gauss = manifest.prior, manifest.gaussian
         self._z_offsets = np.asarray(prior.offsets, dtype=np.float64)
         self._z_minima = np.asarray(prior.minima, dtype=np.int64)
@@ -111,6 +132,7 @@ class HyperpriorCodec:
         """z_hat (Z, a, b) -> (mean (M, h, w) float32, table index (M*h*w,) int64) from the hyper decoder, both
         in y's gained domain when there are gains. A scale below the first table's picks it with or without
         the model's clamp, so the clamp is left out."""
+        assert self.hyper_decoder is not None  # __init__: every model without an integer network has one
         out = np.asarray(self.hyper_decoder(z_hat[None]), dtype=np.float32)[0]  # (2M, h, w): means, then scales
         m = y_shape[0]
         if out.shape != (2 * m, *y_shape[1:]):
@@ -121,13 +143,51 @@ class HyperpriorCodec:
         index = np.searchsorted(self._scales, scale.reshape(-1).astype(np.float64), side="left")
         return mean, np.minimum(index, len(self._scales) - 1)
 
+    def _integer_params(
+        self, z_sym: np.ndarray, z_shape: tuple[int, ...], y_shape: tuple[int, ...], milli: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``_params`` through the integer hyper-synthesis, from z's symbols: the table indices from integers
+        alone; the means from its integers too, times g_y in float32 as the float path."""
+        net = self.integer
+        assert net is not None
+        z_hat_q = (z_sym + self._z_minima[:, None]).astype(np.float64) + self._z_offsets[:, None]
+        rates = None if self.qualities is None or milli is None else self._integer_rates(milli)
+        out = net.run(net.inputs(z_hat_q.reshape(z_shape), None if rates is None else rates[0]))
+        if out.shape != (2 * y_shape[0], *y_shape[1:]):
+            raise CorruptPayload(f"hyper-synthesis gave shape {list(out.shape)} for latent shape {list(y_shape)}")
+        mean, index = net.means(out), net.table_index(out, None if rates is None else rates[1])
+        g_y, _ = self._gains(milli)
+        return (mean if g_y is None else mean * g_y[:, None, None]), index
+
+    def _integer_rates(self, milli: int) -> tuple[np.ndarray, np.ndarray]:
+        """(input multipliers from g_z, log-scale offsets from g_y) at a quality, computed once per quality."""
+        found = self._integer_gains.get(milli)
+        if found is None:
+            assert self.qualities is not None and self.integer is not None
+            log_y, log_z = self.qualities.log_gains(milli)
+            found = (self.integer.input_gains(log_z), self.integer.log_offsets(log_y))
+            if len(self._integer_gains) >= GAIN_CACHE:
+                self._integer_gains.clear()
+            self._integer_gains[milli] = found
+        return found
+
+    def _mean_index(
+        self, z_sym: np.ndarray, z_shape: tuple[int, ...], y_shape: tuple[int, ...], milli: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """z's symbols -> (means (M, h, w) float32, table index (M*h*w,)) in y's gained domain: what encoder and
+        decoder must agree on, from the integer network when the model has one, else the float hyper decoder."""
+        if self.integer is not None:
+            return self._integer_params(z_sym, z_shape, y_shape, milli)
+        g_y, g_z = self._gains(milli)
+        return self._params(self._z_hat(z_sym, z_shape, g_z), y_shape, g_y)
+
     def _symbols(
         self, y: np.ndarray, z: np.ndarray, milli: int | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One image's (y (M, h, w), z (Z, a, b)) at a quality -> (z symbols, y symbols, y excess, y tables)."""
         g_y, g_z = self._gains(milli)
         z_sym = self._z_symbols(z, g_z)
-        mean, index = self._params(self._z_hat(z_sym, z.shape, g_z), y.shape, g_y)
+        mean, index = self._mean_index(z_sym, z.shape, y.shape, milli)
         y_sym, excess = self._y_symbols(y if g_y is None else y * g_y[:, None, None], mean, index)
         return z_sym, y_sym, excess, index
 
@@ -241,7 +301,7 @@ class HyperpriorCodec:
         code = payload.check_compact(code, self.wire_id, self._key, self.manifest.name, self.manifest.version)
         self.geometry.fill(code)
         y_shape = self.geometry.check(code, max_pixels)  # the quality too: present exactly for variable rate
-        g_y, g_z = self._gains(code.quality)
+        g_y, _ = self._gains(code.quality)
         z_shape = (len(self._z_offsets), -(-y_shape[1] // HYPER_STRIDE), -(-y_shape[2] // HYPER_STRIDE))
         if len(code.data) % 4:
             raise CorruptPayload("coded latent length is not a whole number of 32-bit words")
@@ -249,7 +309,7 @@ class HyperpriorCodec:
             decoder = RangeDecoder(np.frombuffer(code.data, dtype="<u4").astype(np.uint32))
             per_channel = z_shape[1] * z_shape[2]
             z_sym = np.stack([decoder.decode(model, per_channel) for model in self._z_models]).astype(np.int64)
-            mean, index = self._params(self._z_hat(z_sym, z_shape, g_z), y_shape, g_y)
+            mean, index = self._mean_index(z_sym, z_shape, y_shape, code.quality or None)
             y_sym = np.empty(index.shape, dtype=np.int64)
             order = []
             for table, pos in self._groups(index):

@@ -2,7 +2,8 @@
 
 One definition for both sides, so a field cannot mean one thing in training and
 another in serving. A model folder holds ``encoder.onnx``, ``decoder.onnx`` and
-``manifest.json``; the model's version is a content hash over all three.
+``manifest.json`` (a hyperprior codec also ``hyper_decoder.onnx`` and/or ``hyper_synthesis.npz``); the
+model's version is a content hash over them (``hashed_files``).
 
 ONNX graph conventions every exported model follows:
 - encoder: input ``image`` float32 (N, C, H, W) in ``input.range``;
@@ -25,6 +26,7 @@ MANIFEST_FILE = "manifest.json"
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 HYPER_DECODER_FILE = "hyper_decoder.onnx"  # hyperprior codecs only: side latent -> means and scales of the latent
+INTEGER_HYPER_FILE = "hyper_synthesis.npz"  # hyperprior codecs with ``integer_hyper``: its integer arrays
 SCHEMA_VERSION: Final = 1
 VERSION_HEX_CHARS = 16  # 8 bytes: the payload header carries them raw
 MAX_LOG_GAIN = 16.0  # |log gain| bound: exp of it stays far inside float32
@@ -155,6 +157,54 @@ class VariableRate(_Strict):
         return self
 
 
+class IntegerLayer(_Strict):
+    """One layer of an integer hyper-synthesis (``aecodec_wire.integer_hyper``): a ``kernel`` x ``kernel``
+    convolution (stride 1, zero padding kernel // 2) with integer weights and biases, each output channel
+    rescaled by an integer multiply and a right shift by ``shift`` with rounding (one multiplier for values
+    >= 0, another below: a LeakyReLU where they differ), then a pixel shuffle by ``upsample``."""
+
+    in_channels: int = Field(ge=1, le=4096)
+    out_channels: int = Field(ge=1, le=16384)
+    kernel: Literal[1, 3, 5] = 3
+    upsample: Literal[1, 2] = 1
+    shift: int = Field(ge=0, le=62)
+
+
+class IntegerHyper(_Strict):
+    """A hyperprior codec's hyper-synthesis as an integer network (Ballé, Johnston, Minnen 2019), so that
+    encoder and decoder pick every element's Gaussian table from the same integers on any machine; its
+    arrays are the file ``hyper_synthesis.npz`` beside the graphs, covered by the content hash.
+
+    z_hat enters as round(z_hat * 2**input_fraction) (a variable-rate model's division by g_z as a
+    multiplication by round(2**gain_fraction / g_z), shifted back); activations are clipped to
+    +-(2**(activation_bits - 1) - 1); weights lie within +-(2**(weight_bits - 1) - 1). The last layer's
+    outputs, means then raw scales, leave at 2**-output_fraction. A raw scale r becomes an integer log-scale
+    L(r) = log_min + #{thresholds <= r} (``log_levels`` ascending thresholds in the file), in units of
+    1/2**log_step_bits of the Gaussian tables' log-spacing, counted from the first table; a variable-rate
+    model adds round(log g_y * log_units) (``log_units`` of them per nat), and the table index is
+    ceil(L / 2**log_step_bits), clipped to the tables."""
+
+    weight_bits: int = Field(ge=2, le=16)
+    activation_bits: int = Field(ge=2, le=31)
+    input_fraction: int = Field(ge=0, le=40)
+    gain_fraction: int = Field(ge=1, le=40)
+    output_fraction: int = Field(ge=0, le=40)
+    layers: list[IntegerLayer] = Field(min_length=1, max_length=16)
+    log_step_bits: int = Field(ge=0, le=16)
+    log_units: float = Field(gt=0, lt=1e9)
+    log_min: int = Field(ge=-(1 << 40), le=1 << 40)
+    log_levels: int = Field(ge=1, le=1 << 20)
+
+    @model_validator(mode="after")
+    def _chained(self) -> IntegerHyper:
+        for a, b in zip(self.layers, self.layers[1:], strict=False):
+            if a.out_channels != b.in_channels * a.upsample**2:
+                raise ValueError("integer_hyper: each layer's output channels must be the next one's input channels")
+        if self.layers[-1].out_channels % (self.layers[-1].upsample ** 2 * 2):
+            raise ValueError("integer_hyper: the last layer gives the means, then the scales (an even count)")
+        return self
+
+
 class NoiseGate(_Strict):
     """An any-size denoiser whose latent's last channel is its noise level (sigma/255, or -1: blind): when the
     service runs the model at all, and what it tells it.
@@ -218,6 +268,8 @@ class Manifest(_Strict):
     noise_gate: NoiseGate | None = None
     # a variable-rate hyperprior codec: the gains that choose its rate per image (see VariableRate)
     variable_rate: VariableRate | None = None
+    # a hyperprior codec whose tables come from an integer hyper-synthesis (see IntegerHyper)
+    integer_hyper: IntegerHyper | None = None
     version: str = ""  # content hash, set by ``seal``
 
     @model_validator(mode="after")
@@ -231,6 +283,23 @@ class Manifest(_Strict):
             raise ValueError(
                 f"variable_rate: log_gain_y needs {self.latent_shape[0]} values per level (the latent's channels) "
                 f"and log_gain_z {self.side_channels} (side_channels)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _integer_hyper_fits(self) -> Manifest:
+        net = self.integer_hyper
+        if net is None:
+            return self
+        if self.gaussian is None or self.side_channels is None:
+            raise ValueError("integer_hyper needs a hyperprior codec (gaussian tables and side_channels)")
+        last = net.layers[-1]
+        if net.layers[0].in_channels != self.side_channels or last.out_channels != 2 * last.upsample**2 * (
+            self.latent_shape[0] or 0
+        ):
+            raise ValueError(
+                f"integer_hyper: needs {self.side_channels} input channels (side_channels) and twice the "
+                f"latent's {self.latent_shape[0]} output channels (means, then scales)"
             )
         return self
 
@@ -251,14 +320,32 @@ class Manifest(_Strict):
 def _unset_optional(manifest: Manifest) -> set[str]:
     """Optional fields left at None: omitted from the hash and the file, so adding them changed no existing
     model's version."""
-    optional = ("prior", "wire_id", "gaussian", "side_channels", "latent_stride", "noise_gate", "variable_rate")
+    optional = (
+        "prior",
+        "wire_id",
+        "gaussian",
+        "side_channels",
+        "latent_stride",
+        "noise_gate",
+        "variable_rate",
+        "integer_hyper",
+    )
     return {k for k in optional if getattr(manifest, k) is None}
 
 
+def hashed_files(folder: Path, manifest: Manifest) -> tuple[str, ...]:
+    """The files a model's version covers: both ONNX graphs; a hyperprior's hyper decoder graph, which a model
+    with an integer hyper-synthesis may leave out (nothing runs it), and that network's file."""
+    files: tuple[str, ...] = (ENCODER_FILE, DECODER_FILE)
+    if manifest.gaussian is not None and (manifest.integer_hyper is None or (folder / HYPER_DECODER_FILE).is_file()):
+        files += (HYPER_DECODER_FILE,)
+    return files + ((INTEGER_HYPER_FILE,) if manifest.integer_hyper is not None else ())
+
+
 def content_hash(folder: Path, manifest: Manifest) -> str:
-    """sha256 over both ONNX files and the manifest (without its version), shortened."""
+    """sha256 over the model's files (``hashed_files``) and the manifest (without its version), shortened."""
     h = hashlib.sha256()
-    for fname in (ENCODER_FILE, DECODER_FILE) + ((HYPER_DECODER_FILE,) if manifest.gaussian else ()):
+    for fname in hashed_files(folder, manifest):
         h.update((folder / fname).read_bytes())
     body = manifest.model_dump(mode="json", exclude={"version"} | _unset_optional(manifest))
     h.update(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())

@@ -47,16 +47,25 @@ class QualityScale:
     def contains(self, milli: int) -> bool:
         return self.lowest <= milli <= self.highest
 
-    def gains(self, milli: int) -> tuple[np.ndarray, np.ndarray]:
-        """(g_y (M,), g_z (Z,)) float32 at quality milli / 1000; the same bits on both sides of the wire."""
+    def log_gains(self, milli: int) -> tuple[np.ndarray, np.ndarray]:
+        """(log g_y (M,), log g_z (Z,)) float32 at quality milli / 1000: the neighbouring levels' rows mixed
+        linearly in float32 as the model's ``interpolate`` (elementwise IEEE operations: the same bits anywhere)."""
         steps = milli - MILLI  # from the lowest level, in thousandths of a level
         lo = min(steps // MILLI, self.levels - 2)
         t = np.float32((steps - lo * MILLI) / MILLI)
-        return _gain(self._log_y, lo, t), _gain(self._log_z, lo, t)
+        return _mix(self._log_y, lo, t), _mix(self._log_z, lo, t)
+
+    def gains(self, milli: int) -> tuple[np.ndarray, np.ndarray]:
+        """(g_y (M,), g_z (Z,)) float32 at quality milli / 1000; the same bits on both sides of the wire."""
+        log_y, log_z = self.log_gains(milli)
+        return _exp(log_y), _exp(log_z)
 
 
-def _gain(table: np.ndarray, lo: int, t: np.float32) -> np.ndarray:
-    log = table[lo] * (np.float32(1) - t) + table[lo + 1] * t  # float32, as the model's interpolate
+def _mix(table: np.ndarray, lo: int, t: np.float32) -> np.ndarray:
+    return table[lo] * (np.float32(1) - t) + table[lo + 1] * t  # float32, as the model's interpolate
+
+
+def _exp(log: np.ndarray) -> np.ndarray:
     return np.exp(log.astype(np.float64)).astype(np.float32)
 
 

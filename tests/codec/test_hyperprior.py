@@ -18,10 +18,9 @@ from aecodec_training.config import TrainConfig
 from aecodec_training.datasets import load_dataset
 from aecodec_training.datasets.photos import EPOCH_CROPS, PATCH
 from aecodec_training.models.hyperprior import HyperpriorCodec, HyperpriorConfig, gaussian_tables
-from aecodec_training.realpath import round_trip, side_models
+from aecodec_training.realpath import codec_of, round_trip
 from aecodec_training.trainer import Trainer, load_init
 from aecodec_wire import unpack_any
-from aecodec_wire.codec_factory import codec_for
 from aecodec_wire.errors import CorruptPayload
 from aecodec_wire.manifest import load
 from aecodec_wire.quality import psnr_per_image
@@ -140,7 +139,7 @@ def test_exported_graphs_round_trip_real_payloads(exported: tuple[Path, list[str
 def test_decoding_needs_the_exact_bytes(exported: tuple[Path, list[str]]) -> None:
     folder, _ = exported
     manifest = load(folder)
-    codec = codec_for(manifest, side_models(folder))
+    codec = codec_of(folder, manifest)
     y = np.random.default_rng(0).normal(0, 3, (1, CONFIG.latent, 4, 4)).astype(np.float32)
     z = np.zeros((1, CONFIG.side, 1, 1), np.float32)
     data = bytearray(codec.encode({"latent": y, "side": z}, [(64, 64)], ["RGB"])[0])
@@ -153,7 +152,7 @@ def test_values_outside_their_tables_decode_exactly(exported: tuple[Path, list[s
     """An element far outside its Gaussian table (a model's scale can be small where its latent is not) is
     escaped, not clipped: the decoder gets round(y - mean) back for every element, at a few bytes each."""
     folder, _ = exported
-    codec = codec_for(load(folder), side_models(folder))
+    codec = codec_of(folder, load(folder))
     rng = np.random.default_rng(1)
     y = rng.normal(0, 0.3, (1, CONFIG.latent, 8, 8)).astype(np.float32)
     y[0, 0, 0, :4] = [40.2, -75.0, 3000.4, -1_000_000.0]  # scales near 0.1: tables span a few values only
@@ -161,8 +160,8 @@ def test_values_outside_their_tables_decode_exactly(exported: tuple[Path, list[s
     latents = {"latent": y, "side": z}
     data = codec.encode(latents, [(128, 128)], ["RGB"])[0]
     y_hat = codec.decode(unpack_any(data))
-    z_hat = codec._z_hat(codec._z_symbols(z[0]), z.shape[1:])  # the means both sides compute
-    mean = codec._params(z_hat, y.shape[1:])[0][None]
+    mean = codec._mean_index(codec._z_symbols(z[0]), z.shape[1:], y.shape[1:], None)[0][None]  # both sides'
+
     values = np.rint(y.astype(np.float64) - mean.astype(np.float64)).astype(np.float32)
     assert np.array_equal(y_hat, values + mean) and values[0, 0, 0, 3] == -1_000_000
     inside = y.copy()

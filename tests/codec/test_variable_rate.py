@@ -148,7 +148,7 @@ def test_payloads_round_trip_at_several_qualities_like_compress_estimate_at(
     server: Running, trained: tuple[Path, Manifest, GainedHyperpriorCodec], image: np.ndarray
 ) -> None:
     """Bytes grow with quality; the PSNR through /encode + /decode is the PyTorch reference's within 0.05 dB,
-    and the coded latent within 2 % (+ 8 bytes) of its estimated bits."""
+    and the coded latent within 2 % (or 12 bytes) of its estimated bits."""
     model = trained[2]
     data = _png(image)
     x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
@@ -164,7 +164,9 @@ def test_payloads_round_trip_at_several_qualities_like_compress_estimate_at(
         reference = psnr(image, np.rint(recon[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
         print(f"quality {quality}: {len(r.content)} B, {real:.3f} dB served, {reference:.3f} dB compress_estimate_at")
         assert real == pytest.approx(reference, abs=0.05)
-        assert info.latent_bytes == pytest.approx(float(bits[0]) / 8, rel=0.02, abs=8)
+        # within 2 % or 12 bytes: the coder writes 32-bit words, and at quality 1 (under 200 bytes) the 64 fixed
+        # scales and the table choice (integer or float hyper-synthesis) can cost one word more
+        assert info.latent_bytes == pytest.approx(float(bits[0]) / 8, rel=0.02, abs=12)
         sizes.append(len(r.content))
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
     assert _encode(server, data, quality=1.5).content == _encode(server, data, quality=1.5004).content  # thousandths
@@ -199,18 +201,18 @@ def test_max_bytes_gives_the_best_payload_that_fits_with_one_encoder_run(
     rt = server.app.state.registry.get(NAME)
     graphs: list[str] = []
     hyper_runs: list[int] = []
-    real_run, real_hyper = pipeline.run_graph, rt.codec.hyper_decoder
+    real_run, real_hyper = pipeline.run_graph, rt.codec._mean_index
 
     async def counting_run(rt_: Any, graph: str, xs: list[np.ndarray]) -> Any:
         graphs.append(graph)
         return await real_run(rt_, graph, xs)
 
-    def counting_hyper(z: np.ndarray) -> np.ndarray:
+    def counting_hyper(*args: Any) -> Any:  # the hyper-synthesis, integer or float
         hyper_runs.append(1)
-        return real_hyper(z)
+        return real_hyper(*args)
 
     monkeypatch.setattr(pipeline, "run_graph", counting_run)
-    monkeypatch.setattr(rt.codec, "hyper_decoder", counting_hyper)
+    monkeypatch.setattr(rt.codec, "_mean_index", counting_hyper)
     for budget in (sizes[1], (sizes[1] + sizes[2]) // 2, sizes[2] + 7, sizes[3] - 1, sizes[3], 10**6):
         graphs.clear()
         hyper_runs.clear()

@@ -1,8 +1,10 @@
-"""A VAE's PyTorch model rebuilt from its exported graphs (for the test NLL, which samples many times)."""
+"""PyTorch models rebuilt from their exported graphs: a VAE (for the test NLL, which samples many times), and a
+shipped hyperprior codec's transforms (to convert its hyper-synthesis to integers without its checkpoint)."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,11 @@ import torch
 from aecodec_wire.manifest import load
 from onnx import numpy_helper
 
+from .models.hyperprior import HyperpriorCodec, HyperpriorConfig
 from .nll import OnnxVAE
 from .registry import build_model
+
+_HYPERPRIOR = re.compile(r"^hyperprior-mean-scale-gdn-n(\d+)-m(\d+)-z(\d+)-(subpixel|transposed)$")
 
 
 def torch_from_onnx(folder: Path) -> torch.nn.Module | None:
@@ -38,3 +43,27 @@ def torch_from_onnx(folder: Path) -> torch.nn.Module | None:
     onnx_model = OnnxVAE(folder)
     (got,) = onnx_model.decoder.run(["image"], {"latent": z.numpy()})
     return model if float(np.abs(want - got).max()) < 1e-4 else None
+
+
+def hyperprior_from_onnx(folder: Path) -> HyperpriorCodec:
+    """A fixed-rate hyperprior codec folder's transforms (g_a, h_a, g_s, h_s) as a ``HyperpriorCodec``, weights
+    as stored (float16 graphs read back as float32). z's prior is not in the graphs: it is left untrained, and
+    its tables are the manifest's ``prior``."""
+    manifest = load(folder, verify=False)
+    found = _HYPERPRIOR.match(manifest.architecture)
+    if found is None:
+        raise ValueError(f"{folder}: architecture {manifest.architecture!r} is not a fixed-rate hyperprior codec")
+    n, m, z, upsample = found.groups()
+    model = HyperpriorCodec(HyperpriorConfig(hidden=int(n), latent=int(m), side=int(z), upsample=upsample))
+    weights = {}
+    for graph in ("encoder.onnx", "decoder.onnx", "hyper_decoder.onnx"):
+        for init in onnx.load(str(folder / graph)).graph.initializer:
+            name = init.name.removeprefix("model.").removesuffix(".f16")
+            weights[name] = torch.from_numpy(numpy_helper.to_array(init).astype(np.float32))
+    state = model.state_dict()
+    transforms = [k for k in state if not k.startswith("z_prior.")]
+    missing = [k for k in transforms if k not in weights]
+    if missing:
+        raise ValueError(f"{folder}: the graphs lack {missing[:3]}")
+    model.load_state_dict({**state, **{k: weights[k] for k in transforms}})
+    return model.eval()

@@ -11,7 +11,8 @@ import numpy as np
 import onnxruntime as ort
 from aecodec_wire import unpack_any
 from aecodec_wire.codec_factory import codec_for
-from aecodec_wire.latent_codec import Latents, SideModel
+from aecodec_wire.integer_hyper import IntegerHyperSynthesis
+from aecodec_wire.latent_codec import LatentCodec, Latents, SideModel
 from aecodec_wire.manifest import DECODER_FILE, ENCODER_FILE, Manifest
 from aecodec_wire.quality import psnr_per_image
 
@@ -43,6 +44,11 @@ def side_models(folder: Path) -> dict[str, SideModel]:
     return out
 
 
+def codec_of(folder: Path, manifest: Manifest) -> LatentCodec:
+    """The latent codec of a model folder, as the service builds it: tables, side graphs, integer network."""
+    return codec_for(manifest, side_models(folder), IntegerHyperSynthesis.from_folder(folder, manifest))
+
+
 def _one_array(sess: ort.InferenceSession) -> SideModel:
     name = sess.get_inputs()[0].name
 
@@ -58,7 +64,7 @@ def round_trip(
     """uint8 (N, C, H, W) images through the real path of the model in ``folder`` (a variable-rate model's at
     ``quality``, else at its default)."""
     draft = manifest.model_copy(update={"version": manifest.version or PROVISIONAL_VERSION})
-    codec = codec_for(draft, side_models(folder))
+    codec = codec_of(folder, draft)
     depth = bits if codec.bit_depths else None
     enc, dec = session(folder / ENCODER_FILE), session(folder / DECODER_FILE)
     names = [o.name for o in enc.get_outputs()]

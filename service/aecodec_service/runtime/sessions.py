@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime as ort
 from aecodec_wire import manifest as mf
 from aecodec_wire.codec_factory import codec_for
+from aecodec_wire.integer_hyper import IntegerHyperSynthesis
 from aecodec_wire.latent_codec import LatentCodec, SideModel
 
 from ..core.config import Settings
@@ -145,11 +146,12 @@ def load_model(folder: Path, settings: Settings, executor: Executor, metrics: ob
     providers = choose_providers(settings.providers)
     opts = session_options(settings)
     side: dict[str, SideModel] = {}
-    if (folder / mf.HYPER_DECODER_FILE).is_file():  # a hyperprior codec's side latent -> its latent's tables
+    integer = IntegerHyperSynthesis.from_folder(folder, manifest)  # a hyperprior's tables from integers alone
+    if integer is None and (folder / mf.HYPER_DECODER_FILE).is_file():  # else from the float hyper decoder graph
         hyper = ort.InferenceSession(str(folder / mf.HYPER_DECODER_FILE), sess_options=opts, providers=providers)
         hyper_input = hyper.get_inputs()[0].name
         side["hyper_decoder"] = lambda z: hyper.run(None, {hyper_input: z})[0]
-    codec = codec_for(manifest, side)
+    codec = codec_for(manifest, side, integer)
     enc_outputs = list(codec.latent_names) + (["logvar"] if manifest.kind == "vae" else [])
     encoder = Graph(folder / mf.ENCODER_FILE, providers, opts, enc_outputs)
     decoder = Graph(folder / mf.DECODER_FILE, providers, opts, ["image"])

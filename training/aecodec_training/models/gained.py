@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from aecodec_wire.manifest import VariableRate
 from torch import nn
@@ -154,6 +155,19 @@ class GainedHyperpriorCodec(HyperpriorCodec):
         for g in graphs:
             g.inputs = served.get(g.file, g.inputs)
         return graphs
+
+    def hyper_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The z_hat / g_z the hyper decoder sees at each trained level, for the integer conversion."""
+        with torch.no_grad():
+            z = self.analyse(x)[1].float()
+            out = []
+            for level in range(self.levels):
+                _, g_z = self.gains(torch.full((len(x),), float(level), device=x.device))
+                out.append(self.z_quantize(z * g_z) / g_z)
+        return torch.cat(out)
+
+    def rate_log_gains(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return self.log_gain_y.detach().float().cpu().numpy(), self.log_gain_z.detach().float().cpu().numpy()
 
     def wire_fields(self) -> dict[str, Any]:
         """The hyperprior's tables, plus the gains (as stored: export rounds every weight to float16 first)."""

@@ -18,18 +18,20 @@ and stored as float16 in the ONNX graphs (``half_weights``).
 
 from __future__ import annotations
 
+import io
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from aecodec_wire.manifest import GaussianTables, PriorTables
+from aecodec_wire.manifest import INTEGER_HYPER_FILE, GaussianTables, IntegerHyper, PriorTables
 from torch import nn
 
 from .base import Autoencoder, Graph, Part, axes
 from .codec import GDN
+from .integer_hyper import FloatLayer, integerise
 from .prior import LIKELIHOOD_FLOOR, TABLE_PRECISION, FactorizedPrior
 
 SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64  # CompressAI's defaults for GaussianConditional
@@ -249,14 +251,63 @@ class HyperpriorCodec(Autoencoder):
             ),
         ]
 
-    def wire_fields(self) -> dict[str, Any]:
+    def prior_tables(self) -> PriorTables:
+        """z's factorised prior as the integer tables the wire codec reads."""
         offsets, minima, counts = self.z_prior.integer_tables()
-        prior = PriorTables(
+        return PriorTables(
             precision=TABLE_PRECISION, offsets=offsets.tolist(), minima=minima.tolist(), counts=counts.tolist()
         )
+
+    def wire_fields(self) -> dict[str, Any]:
         return {
-            "prior": prior,
+            "prior": self.prior_tables(),
             "gaussian": gaussian_tables(),
             "side_channels": self.config.side,
             "latent_stride": LATENT_STRIDE,
         }
+
+    # --- the integer hyper-synthesis (aecodec_wire.integer_hyper): tables that agree on every machine ----
+    def hyper_layers(self) -> list[FloatLayer] | None:
+        """h_s as plain layers (conv, LeakyReLU, pixel shuffle) for the integer conversion; None when it has
+        anything else (transposed convolutions)."""
+        layers: list[FloatLayer] = []
+        for m in self.h_s.modules():
+            if isinstance(m, nn.Conv2d) and m.stride == (1, 1) and m.dilation == (1, 1) and m.groups == 1:
+                if m.bias is None or m.padding != (m.kernel_size[0] // 2,) * 2 or m.kernel_size[0] != m.kernel_size[1]:
+                    return None
+                weight, bias = m.weight.detach().double().cpu().numpy(), m.bias.detach().double().cpu().numpy()
+                layers.append(FloatLayer(weight, bias, None, 1))
+            elif isinstance(m, nn.PixelShuffle) and layers:
+                layers[-1] = replace(layers[-1], upsample=m.upscale_factor)
+            elif isinstance(m, nn.LeakyReLU) and layers:
+                layers[-1] = replace(layers[-1], slope=float(m.negative_slope))
+            elif not isinstance(m, nn.Sequential):
+                return None
+        return layers
+
+    def hyper_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The z_hat the hyper decoder sees for images ``x``: what the integer network is calibrated on."""
+        with torch.no_grad():
+            return self.z_quantize(self.analyse(x)[1].float())
+
+    def rate_log_gains(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """A variable-rate model's (log g_y (K, M), log g_z (K, Z)); None for one rate."""
+        return None
+
+    def integer_hyper(self, x: torch.Tensor) -> tuple[IntegerHyper, dict[str, np.ndarray]] | None:
+        """h_s as an integer network calibrated on images ``x``: (the manifest's field, the file's arrays)."""
+        layers = self.hyper_layers()
+        if layers is None:
+            return None
+        log_y, log_z = self.rate_log_gains() or (None, None)
+        return integerise(layers, self.hyper_inputs(x), self.prior_tables(), scale_table().tolist(), log_y, log_z)
+
+    def wire_files(self, x: torch.Tensor) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """The integer hyper-synthesis: ``integer_hyper`` and ``hyper_synthesis.npz``."""
+        found = self.integer_hyper(x)
+        if found is None:
+            return {}, {}
+        spec, arrays = found
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
+        return {"integer_hyper": spec}, {INTEGER_HYPER_FILE: buf.getvalue()}

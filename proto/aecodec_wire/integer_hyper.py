@@ -1,0 +1,217 @@
+"""A hyperprior codec's hyper-synthesis as an integer network: z's symbols -> every latent element's mean and
+Gaussian table index, computed from integers alone, so encoder and decoder agree on every table on any machine
+(Ballé, Johnston, Minnen 2019, "Integer networks for data compression with latent-variable models").
+
+Why: the table index decides how each element of y is range-coded. Taken from the float32 scales of
+``hyper_decoder.onnx`` it depends on the last bits of those floats, which differ between execution providers,
+CPU kernels, onnxruntime versions and optimisation levels; one element on the other side of a table boundary
+and the rest of the stream decodes to garbage. Integer arithmetic has no last bits to differ in.
+
+How (the numbers are the manifest's ``integer_hyper`` and the file ``hyper_synthesis.npz``):
+
+- z_hat enters in fixed point, round(z_hat * 2**input_fraction); a variable-rate model's z_hat_q / g_z as
+  (round(z_hat_q * 2**input_fraction) * round(2**gain_fraction / g_z)) >> gain_fraction, where
+  2**gain_fraction / g_z = 2**gain_fraction * exp(-log g_z) is computed with ``decimal`` (its exp is correctly
+  rounded by specification, so it has no machine-dependent last bit either).
+- Each layer: a convolution with integer weights (per output channel scaled, |w| < 2**(weight_bits - 1)) plus
+  an integer bias, then per output channel (v * m + 2**(shift - 1)) >> shift with m = ``up`` for v >= 0 and
+  ``down`` below (a LeakyReLU in integers; rounding half up), activations clipped to
+  +-(2**(activation_bits - 1) - 1), then a pixel shuffle.
+- The convolutions are float64 matrix products (BLAS, fast) on integer-valued arrays, the bias added after in
+  int64. Every partial sum of an output is at most (the sum of |w| over its inputs) times the activation clip;
+  the loader computes that bound from the weights and refuses a network where it reaches 2**53. Below it,
+  every product and every partial sum is an integer float64 holds exactly, so each operation is exact and the
+  result is the same integers whatever the summation order, blocking, FMA or threads. (float32 would need
+  the bound below 2**24: about 9-bit activations, measured to move a third of the tables, and single-threaded
+  sgemm was only twice as fast.) Every rescale is int64, checked below 2**63.
+- The last layer's outputs are the means and raw (pre-softplus) scales at 2**-output_fraction. A mean is that
+  integer times 2**-output_fraction (exact in float64), then float32. A raw scale r is mapped to an integer
+  log-scale by a sorted table of thresholds made at export (the number of thresholds <= r: softplus and log
+  evaluated once, at export, and stored); a variable-rate model adds round(log g_y * log_units); the index
+  is the ceiling of that over 2**log_step_bits, clipped to the tables.
+
+Exported by training (``aecodec_training.models.integer_hyper``) for every hyperprior codec with sub-pixel
+upsampling; models without it keep the float path.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .manifest import INTEGER_HYPER_FILE, IntegerHyper, Manifest, PriorTables
+
+FLOAT_EXACT = 1 << 53  # integers below this are exact in float64, and so is every sum of them that stays below
+INT64_LIMIT = 1 << 63
+STRIP_VALUES = 1 << 22  # im2col values per strip of output rows (32 MiB of float64): memory stays bounded
+NPY_HEADER = 4096  # room for an .npy member's header beyond its data
+_DECIMAL = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
+
+
+def input_extent(prior: PriorTables) -> int:
+    """A bound on |z_hat_q| = |symbol + minimum + offset| over every symbol of z's tables."""
+    k = len(prior.counts[0])
+    ends = (max(abs(lo + off), abs(lo + k - 1 + off)) for lo, off in zip(prior.minima, prior.offsets, strict=True))
+    return math.ceil(max(ends))
+
+
+def array_names(spec: IntegerHyper) -> dict[str, tuple[int, ...]]:
+    """The arrays of the network's file and their shapes: per layer i ``w{i}`` (O, C, k, k), ``b{i}``,
+    ``up{i}`` and ``down{i}`` (O,); and the ``thresholds`` of the log-scale."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, layer in enumerate(spec.layers):
+        o = layer.out_channels
+        shapes[f"w{i}"] = (o, layer.in_channels, layer.kernel, layer.kernel)
+        shapes |= {f"b{i}": (o,), f"up{i}": (o,), f"down{i}": (o,)}
+    return shapes | {"thresholds": (spec.log_levels,)}
+
+
+def read_arrays(path: Path, spec: IntegerHyper) -> dict[str, np.ndarray]:
+    """The file's arrays, refused unread when a member is not one the spec names or is larger than its
+    declared shape can be (a small file cannot make the loader allocate more than the manifest says)."""
+    shapes = array_names(spec)
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            name = info.filename.removesuffix(".npy")
+            if name not in shapes or info.file_size > 8 * math.prod(shapes[name]) + NPY_HEADER:
+                raise ValueError(f"{path.name}: unexpected member {info.filename!r} ({info.file_size} bytes)")
+    with np.load(path, allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+class IntegerHyperSynthesis:
+    """The integer hyper-synthesis of one model version (its manifest's ``integer_hyper`` and arrays)."""
+
+    def __init__(self, manifest: Manifest, arrays: Mapping[str, np.ndarray]) -> None:
+        spec = manifest.integer_hyper
+        if spec is None or manifest.gaussian is None or manifest.prior is None:
+            raise ValueError(f"model {manifest.name!r} declares no integer hyper-synthesis")
+        self.spec = spec
+        self.tables = len(manifest.gaussian.scales)
+        self.amax = (1 << (spec.activation_bits - 1)) - 1
+        self.latent = spec.layers[-1].out_channels // spec.layers[-1].upsample ** 2 // 2
+        shapes = array_names(spec)
+        if set(arrays) != set(shapes):
+            raise ValueError(f"{INTEGER_HYPER_FILE}: arrays {sorted(arrays)}, expected {sorted(shapes)}")
+        for name, shape in shapes.items():
+            a = arrays[name]
+            if a.shape != shape or a.dtype.kind not in "iu":
+                raise ValueError(f"{INTEGER_HYPER_FILE}: {name} is {a.dtype} {a.shape}, expected integers {shape}")
+        self._weights, self._bias, self._up, self._down = [], [], [], []
+        wmax = (1 << (spec.weight_bits - 1)) - 1
+        for i, layer in enumerate(spec.layers):
+            w, b = arrays[f"w{i}"].astype(np.int64), arrays[f"b{i}"].astype(np.int64)
+            up, down = arrays[f"up{i}"].astype(np.int64), arrays[f"down{i}"].astype(np.int64)
+            if np.abs(w).max() > wmax:
+                raise ValueError(f"{INTEGER_HYPER_FILE}: w{i} exceeds +-{wmax} ({spec.weight_bits} bits)")
+            sums = weight_sum(w) * self.amax  # bounds every partial sum of every output
+            if sums >= FLOAT_EXACT:
+                raise ValueError(f"{INTEGER_HYPER_FILE}: layer {i}'s sums can reach {sums}: not exact in float64")
+            m = max(int(np.abs(up).max()), int(np.abs(down).max()))
+            if (sums + int(np.abs(b).max())) * m + (1 << layer.shift) >= INT64_LIMIT:
+                raise ValueError(f"{INTEGER_HYPER_FILE}: layer {i}'s rescale can overflow int64")
+            self._weights.append(w.reshape(layer.out_channels, -1).astype(np.float64))
+            self._bias.append(b[:, None, None])
+            self._up.append(up[:, None, None])
+            self._down.append(down[:, None, None])
+        thresholds = arrays["thresholds"].astype(np.int64)
+        if np.any(np.diff(thresholds) < 0):
+            raise ValueError(f"{INTEGER_HYPER_FILE}: the thresholds must ascend")
+        self._thresholds = thresholds
+        self._input_limit = (input_extent(manifest.prior) + 1) << spec.input_fraction  # bounds |round(z_hat_q * 2**f)|
+        rate = manifest.variable_rate
+        if rate is not None:  # the largest 2**gain_fraction / g_z times the largest input must stay in int64
+            biggest = math.exp(-min(min(row) for row in rate.log_gain_z)) * 1.01 + 1
+            if self._input_limit * biggest * 2**spec.gain_fraction >= INT64_LIMIT // 2:
+                raise ValueError(f"{INTEGER_HYPER_FILE}: gain_fraction too large for the gains: int64 overflows")
+
+    @classmethod
+    def from_folder(cls, folder: Path, manifest: Manifest) -> IntegerHyperSynthesis | None:
+        """The network of a model folder, or None when its manifest declares none."""
+        if manifest.integer_hyper is None:
+            return None
+        return cls(manifest, read_arrays(folder / INTEGER_HYPER_FILE, manifest.integer_hyper))
+
+    # --- the gains of a variable-rate model, as integers ----------------------------------------------
+    def input_gains(self, log_z: np.ndarray) -> np.ndarray:
+        """(Z,) round(2**gain_fraction / g_z) for log-gains log_z (float32), with correctly rounded decimal exp."""
+        scale = decimal.Decimal(1 << self.spec.gain_fraction)
+        out = [
+            int(_DECIMAL.multiply(_DECIMAL.exp(-decimal.Decimal(float(v))), scale).to_integral_value(_DECIMAL.rounding))
+            for v in log_z
+        ]
+        return np.asarray(out, dtype=np.int64)
+
+    def log_offsets(self, log_y: np.ndarray) -> np.ndarray:
+        """(M,) round(log g_y * log_units): g_y's factor on the scales as an offset of the integer log-scale."""
+        return np.rint(log_y.astype(np.float64) * self.spec.log_units).astype(np.int64)
+
+    # --- the network ----------------------------------------------------------------------------------
+    def inputs(self, z_hat_q: np.ndarray, gains: np.ndarray | None = None) -> np.ndarray:
+        """(Z, a, b) dequantised z (float64; the symbols plus the prior's offsets) -> the integer input, divided
+        by g_z when ``gains`` (``input_gains``) are given."""
+        x = np.rint(z_hat_q * float(1 << self.spec.input_fraction)).astype(np.int64)
+        x = np.clip(x, -self._input_limit, self._input_limit)  # within the prior's range already; a guard
+        if gains is not None:
+            p = self.spec.gain_fraction
+            x = (x * gains[:, None, None] + (1 << (p - 1))) >> p
+        return np.clip(x, -self.amax, self.amax)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Integer input (Z, a, b) -> (2M, h, w) int64: the means, then the raw scales, at 2**-output_fraction."""
+        a = np.clip(np.asarray(x, dtype=np.int64), -self.amax, self.amax)
+        last = len(self.spec.layers) - 1
+        for i, layer in enumerate(self.spec.layers):
+            v = _conv(a.astype(np.float64), self._weights[i], layer.kernel).astype(np.int64) + self._bias[i]
+            a = (v * np.where(v >= 0, self._up[i], self._down[i]) + ((1 << layer.shift) >> 1)) >> layer.shift
+            if i < last:
+                a = np.clip(a, -self.amax, self.amax)
+            a = _shuffle(a, layer.upsample)
+        return a
+
+    def means(self, out: np.ndarray) -> np.ndarray:
+        """The network's output -> (M, h, w) float32 means (exact in float64 first, then one rounding)."""
+        return (out[: self.latent] * 2.0**-self.spec.output_fraction).astype(np.float32)
+
+    def table_index(self, out: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
+        """The network's output -> (M*h*w,) Gaussian table index of each element, raised by a variable-rate
+        model's ``log_offsets``."""
+        raw = out[self.latent :].reshape(self.latent, -1)
+        level = self.spec.log_min + np.searchsorted(self._thresholds, raw, side="right")
+        if offsets is not None:
+            level = level + offsets[:, None]
+        index = -((-level) >> self.spec.log_step_bits)  # ceil(level / 2**log_step_bits)
+        return np.clip(index, 0, self.tables - 1).reshape(-1)
+
+
+def weight_sum(w: np.ndarray) -> int:
+    """The largest sum of |w| over one output's inputs: times the activation clip, it bounds every partial sum."""
+    return int(np.abs(w.astype(np.int64)).reshape(len(w), -1).sum(1).max())
+
+
+def _conv(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """(C, H, W) float64 * (O, C*k*k) float64 -> (O, H, W): stride 1, zero padding k // 2, in strips of rows
+    (bounded memory)."""
+    c, h, width = x.shape
+    p = k // 2
+    padded = np.pad(x, ((0, 0), (p, p), (p, p)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(1, 2))  # (C, H, W, k, k)
+    out = np.empty((w.shape[0], h, width))
+    rows = max(1, STRIP_VALUES // (c * k * k * width))
+    for r in range(0, h, rows):
+        cols = windows[:, r : r + rows].transpose(0, 3, 4, 1, 2).reshape(c * k * k, -1)
+        out[:, r : r + rows] = (w @ cols).reshape(w.shape[0], -1, width)
+    return out
+
+
+def _shuffle(a: np.ndarray, r: int) -> np.ndarray:
+    """PixelShuffle: (C*r*r, H, W) -> (C, H*r, W*r), out[c, h*r + i, w*r + j] = a[c*r*r + i*r + j, h, w]."""
+    if r == 1:
+        return a
+    c, h, w = a.shape
+    return a.reshape(c // (r * r), r, r, h, w).transpose(0, 3, 1, 4, 2).reshape(c // (r * r), h * r, w * r)
