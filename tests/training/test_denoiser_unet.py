@@ -161,7 +161,7 @@ def test_trained_exported_and_served_like_the_denoiser(
 ) -> None:
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY[name].items()]
     run = tmp_path / "run"
-    train_denoiser(name, photos_dir, cifar_npz_dir, mnist_dir, run, "--minutes", "0.02", *flags)
+    train_denoiser(name, photos_dir, cifar_npz_dir, mnist_dir, run, "--minutes", "0.02", "--ema", "0.9", *flags)
     folder = tmp_path / "models" / "tiny"
     result = CliRunner().invoke(app, ["export", str(run), str(folder), "--limit", "8"])
     assert result.exit_code == 0, result.output
