@@ -1,8 +1,8 @@
 """A multi-scale residual denoiser (a U-Net in the spirit of DRUNet), served exactly like the FFDNet-style one.
 
 Why a U-Net: the FFDNet-style stack sees about 34 pixels, too little to tell structure from noise at sigma 50;
-DRUNet's answer is a few resolutions with residual blocks at each, so the receptive field grows by the stride of
-every level while the work per pixel shrinks by 4 per level. Here:
+DRUNet's answer is a few resolutions with residual blocks at each: each level's convolutions reach twice as far
+as the level above's, at a quarter of the positions. Here:
 
 - the image is pixel-unshuffled by 2 first (FFDNet), so even the first level runs at half resolution: four
   times fewer positions than DRUNet's full-resolution first level, and wide convolutions, which a CPU runs far
@@ -38,8 +38,8 @@ from .denoiser import CHANNELS, SCALE, LevelDenoiser, he_init, shuffle, unshuffl
 
 @dataclass(frozen=True)
 class UNetDenoiserConfig:
-    # the default, 48/96/96/96, is ~101 k multiply-adds per pixel: 0.8 s per 768x512 photograph on 2 shared
-    # cores (benchmarks/denoiser_size.py), inside the service's 1 s budget
+    # the default, 48/96/96/96, is 101 k multiply-adds per pixel: 1.2 CPU seconds per 768x512 photograph
+    # through the service, about 0.6-0.7 s on 2 free cores against the 1 s budget (benchmarks/denoiser_size.py)
     width: int = 48  # channels of the first level (1/2 resolution)
     levels: int = 4  # resolutions 1/2 ... 1/2^levels of the image; pad_multiple = 2^levels
     blocks: int = 2  # residual blocks on each side of every level (the bottom level has as many)
