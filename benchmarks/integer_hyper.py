@@ -18,8 +18,10 @@ import argparse
 import json
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 
+import httpx
 import numpy as np
 import torch
 from aecodec_training.datasets.photos import load_photos
@@ -29,6 +31,8 @@ from aecodec_training.onnx_io import session
 from aecodec_training.realpath import codec_of, round_trip
 from aecodec_wire.hyperprior import HyperpriorCodec
 from aecodec_wire.manifest import ENCODER_FILE, INTEGER_HYPER_FILE, Manifest, load, seal
+from photo_codec import serve
+from photo_codec import timing as served_timing
 
 OUT = Path("results/integer_hyper")
 MULTIPLE = 64
@@ -101,26 +105,40 @@ def table_changes(float_folder: Path, int_folder: Path, img: np.ndarray) -> tupl
     return float(np.mean(index_a != index_b)), float(np.abs(mean_a - mean_b).max())
 
 
-def best_time(fn: object, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()  # type: ignore[operator]
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def timing(float_folder: Path, int_folder: Path, img: np.ndarray, repeat: int) -> dict[str, float]:
-    """Seconds of the hyper-synthesis alone (z's symbols -> means and table indices) for one image."""
+    """Seconds of the hyper-synthesis alone (z's symbols -> means and table indices) for one image, the two
+    paths run alternately (best of ``repeat`` each), so that both see the same load on the machine."""
     enc = session(float_folder / ENCODER_FILE)
     y, z = enc.run(["latent", "side"], {"image": img[None].astype(np.float32) / 255.0})
-    out = {}
+    runs = {}
     for key, folder in (("float_onnxruntime_s", float_folder), ("integer_numpy_s", int_folder)):
         codec = codec_of(folder, load(folder))
         assert isinstance(codec, HyperpriorCodec)
-        z_sym = codec._z_symbols(z[0])
-        out[key] = best_time(lambda c=codec, s=z_sym: c._mean_index(s, z[0].shape, y[0].shape, None), repeat)
-    return out
+        runs[key] = partial(codec._mean_index, codec._z_symbols(z[0]), z[0].shape, y[0].shape, None)
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeat):
+        for key, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[key] = min(best[key], time.perf_counter() - start)
+    return best
+
+
+def through_service(folders: dict[str, Path], img: np.ndarray, rounds: int = 2) -> dict[str, float]:
+    """Best seconds of /encode + /decode of one image through the real service (2 intra-op threads), each
+    folder served on its own, in turns for ``rounds`` rounds."""
+    best = dict.fromkeys(folders, float("inf"))
+    for _ in range(rounds):
+        for key, folder in folders.items():
+            proc, url, copy = serve([folder])
+            try:
+                with httpx.Client(base_url=url, timeout=60) as client:
+                    best[key] = min(best[key], served_timing(client, img.transpose(1, 2, 0), load(folder).name))
+            finally:
+                proc.terminate()
+                proc.wait()
+                shutil.rmtree(copy, ignore_errors=True)
+    return best
 
 
 def main() -> None:
@@ -171,7 +189,11 @@ def main() -> None:
                 }
             )
     speed_img = next((c[:, :512, :768] for c in images if c.shape[1] >= 512 and c.shape[2] >= 768), None)
-    speed = timing(args.model, folder, speed_img, args.repeat) if speed_img is not None else {}
+    speed = {}
+    if speed_img is not None:
+        speed = timing(args.model, folder, speed_img, args.repeat)
+        served = through_service({"float": args.model, "integer": folder}, speed_img)
+        speed |= {f"service_encode_decode_{key}_s": value for key, value in served.items()}
     size = (folder / INTEGER_HYPER_FILE).stat().st_size
     lines = [
         f"{manifest.name}: float hyper-synthesis (hyper_decoder.onnx, onnxruntime) against the integer one, through "
@@ -194,8 +216,10 @@ def main() -> None:
             "",
             f"Hyper-synthesis of one 768x512 photograph (best of {args.repeat}): onnxruntime float "
             f"{1000 * speed['float_onnxruntime_s']:.1f} ms, integer network (numpy float64 BLAS) "
-            f"{1000 * speed['integer_numpy_s']:.1f} ms. The integer network's file: {size / 1e6:.2f} MB "
-            f"({label(args.bits[-1])} bits, compressed npz).",
+            f"{1000 * speed['integer_numpy_s']:.1f} ms; /encode + /decode through the service (best of 2 x 5): "
+            f"float {1000 * speed['service_encode_decode_float_s']:.0f} ms, integer "
+            f"{1000 * speed['service_encode_decode_integer_s']:.0f} ms. The integer network's file: "
+            f"{size / 1e6:.2f} MB ({label(args.bits[-1])} bits, compressed npz).",
         ]
     args.out.mkdir(parents=True, exist_ok=True)
     summary = {"rows": rows, "timing": speed, "file_bytes": size}

@@ -72,16 +72,29 @@ def array_names(spec: IntegerHyper) -> dict[str, tuple[int, ...]]:
 
 
 def read_arrays(path: Path, spec: IntegerHyper) -> dict[str, np.ndarray]:
-    """The file's arrays, refused unread when a member is not one the spec names or is larger than its
-    declared shape can be (a small file cannot make the loader allocate more than the manifest says)."""
+    """The file's arrays (an .npz archive), each checked before its data is read: a member the spec names, no
+    larger than its declared shape can be, whose .npy header declares exactly that shape and an integer type
+    of at most 8 bytes; so a small file cannot make the loader allocate more than the manifest says."""
     shapes = array_names(spec)
+    out = {}
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             name = info.filename.removesuffix(".npy")
             if name not in shapes or info.file_size > 8 * math.prod(shapes[name]) + NPY_HEADER:
                 raise ValueError(f"{path.name}: unexpected member {info.filename!r} ({info.file_size} bytes)")
-    with np.load(path, allow_pickle=False) as npz:
-        return {name: npz[name] for name in npz.files}
+            with zf.open(info) as fp:
+                major, _ = np.lib.format.read_magic(fp)
+                if major not in (1, 2):
+                    raise ValueError(f"{path.name}: {name} is in .npy format {major}, expected 1 or 2")
+                read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read(fp)
+                if shape != shapes[name] or dtype.kind not in "iu" or dtype.itemsize > 8 or fortran:
+                    raise ValueError(f"{path.name}: {name} is {dtype} {shape}, expected integers {shapes[name]}")
+                data = fp.read(math.prod(shape) * dtype.itemsize)
+            if len(data) != math.prod(shape) * dtype.itemsize:
+                raise ValueError(f"{path.name}: {name} is truncated")
+            out[name] = np.frombuffer(data, dtype=dtype).reshape(shape).copy()  # writable, like np.load
+    return out
 
 
 class IntegerHyperSynthesis:
@@ -167,12 +180,26 @@ class IntegerHyperSynthesis:
         a = np.clip(np.asarray(x, dtype=np.int64), -self.amax, self.amax)
         last = len(self.spec.layers) - 1
         for i, layer in enumerate(self.spec.layers):
-            v = _conv(a.astype(np.float64), self._weights[i], layer.kernel).astype(np.int64) + self._bias[i]
-            a = (v * np.where(v >= 0, self._up[i], self._down[i]) + ((1 << layer.shift) >> 1)) >> layer.shift
-            if i < last:
-                a = np.clip(a, -self.amax, self.amax)
-            a = _shuffle(a, layer.upsample)
+            a = _shuffle(self._layer(i, a, clip=i < last), layer.upsample)
         return a
+
+    def _layer(self, i: int, a: np.ndarray, clip: bool) -> np.ndarray:
+        """Layer i (before its pixel shuffle) on integer activations (C, H, W) -> (O, H, W) int64: a float64
+        matrix product on im2col columns (exact, see above), the bias, the rescale; in strips of rows, so the
+        temporaries stay within ``STRIP_VALUES`` whatever the image size."""
+        layer, w = self.spec.layers[i], self._weights[i]
+        c, h, width = a.shape
+        k, p = layer.kernel, layer.kernel // 2
+        padded = np.pad(a.astype(np.float64), ((0, 0), (p, p), (p, p)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(1, 2))  # (C, H, W, k, k)
+        out = np.empty((w.shape[0], h, width), dtype=np.int64)
+        rows = max(1, STRIP_VALUES // (c * k * k * width))
+        for r in range(0, h, rows):
+            cols = windows[:, r : r + rows].transpose(0, 3, 4, 1, 2).reshape(c * k * k, -1)
+            v = (w @ cols).astype(np.int64).reshape(w.shape[0], -1, width) + self._bias[i]
+            v = (v * np.where(v >= 0, self._up[i], self._down[i]) + ((1 << layer.shift) >> 1)) >> layer.shift
+            out[:, r : r + rows] = np.clip(v, -self.amax, self.amax) if clip else v
+        return out
 
     def means(self, out: np.ndarray) -> np.ndarray:
         """The network's output -> (M, h, w) float32 means (exact in float64 first, then one rounding)."""
@@ -192,21 +219,6 @@ class IntegerHyperSynthesis:
 def weight_sum(w: np.ndarray) -> int:
     """The largest sum of |w| over one output's inputs: times the activation clip, it bounds every partial sum."""
     return int(np.abs(w.astype(np.int64)).reshape(len(w), -1).sum(1).max())
-
-
-def _conv(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    """(C, H, W) float64 * (O, C*k*k) float64 -> (O, H, W): stride 1, zero padding k // 2, in strips of rows
-    (bounded memory)."""
-    c, h, width = x.shape
-    p = k // 2
-    padded = np.pad(x, ((0, 0), (p, p), (p, p)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(1, 2))  # (C, H, W, k, k)
-    out = np.empty((w.shape[0], h, width))
-    rows = max(1, STRIP_VALUES // (c * k * k * width))
-    for r in range(0, h, rows):
-        cols = windows[:, r : r + rows].transpose(0, 3, 4, 1, 2).reshape(c * k * k, -1)
-        out[:, r : r + rows] = (w @ cols).reshape(w.shape[0], -1, width)
-    return out
 
 
 def _shuffle(a: np.ndarray, r: int) -> np.ndarray:

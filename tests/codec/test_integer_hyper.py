@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import time
 import zipfile
 from bisect import bisect_right
 from pathlib import Path
@@ -352,6 +353,9 @@ def test_a_network_that_does_not_match_its_manifest_is_refused(folder: Path, tmp
     np.savez(big, **(arrays | {"thresholds": np.zeros(spec.log_levels * 4, np.int64)}))
     with pytest.raises(ValueError, match="unexpected member"):
         read_arrays(big, spec)
+    np.savez(big, **(arrays | {"thresholds": np.zeros(spec.log_levels + 1, np.int64)}))  # small, wrong shape
+    with pytest.raises(ValueError, match="expected integers"):
+        read_arrays(big, spec)
     with zipfile.ZipFile(big, "w") as zf:
         zf.writestr("extra.npy", b"x")
     with pytest.raises(ValueError, match="unexpected member"):
@@ -361,6 +365,33 @@ def test_a_network_that_does_not_match_its_manifest_is_refused(folder: Path, tmp
         IntegerHyper.model_validate(spec.model_dump() | {"layers": [lay.model_dump() for lay in layers]})
     with pytest.raises(ValueError, match="needs that network"):
         codec_for(manifest, side_models(folder))  # a manifest that declares it cannot fall back to floats
+
+
+def test_a_folder_whose_network_is_refused_is_reported_and_the_rest_served(
+    folder: Path, image: np.ndarray, tmp_path: Path
+) -> None:
+    """A sealed folder whose network breaks its declared bounds does not load (the reason is the service's,
+    /readyz names it); the other model serves as before."""
+    models = tmp_path / "models"
+    shutil.copytree(folder, models / NAME)
+    broken = models / "int-broken"
+    shutil.copytree(folder, broken)
+    spec = load(folder).integer_hyper
+    assert spec is not None
+    arrays = read_arrays(folder / INTEGER_HYPER_FILE, spec)
+    np.savez(broken / INTEGER_HYPER_FILE, **(arrays | {"w2": arrays["w2"].astype(np.int16) * 2}))
+    seal(broken, load(broken, verify=False).model_copy(update={"name": "int-broken", "wire_id": 33}))
+    with serve(models, wait_ready=False) as running, running.client() as client:
+        deadline = 200
+        while not running.app.state.registry.loaded_once and deadline:
+            deadline -= 1
+            time.sleep(0.05)
+        errors = running.app.state.registry.errors
+        assert any("int-broken" in k and "exceeds" in v for k, v in errors.items()), errors
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "int-broken" in ready.json()["detail"]
+        r = client.post("/encode", params={"model": NAME}, content=_png(image), headers=PNG)
+        assert r.status_code == 200
 
 
 def test_models_without_it_keep_the_float_path(folder: Path, image: np.ndarray) -> None:

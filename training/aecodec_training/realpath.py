@@ -45,8 +45,10 @@ def side_models(folder: Path) -> dict[str, SideModel]:
 
 
 def codec_of(folder: Path, manifest: Manifest) -> LatentCodec:
-    """The latent codec of a model folder, as the service builds it: tables, side graphs, integer network."""
-    return codec_for(manifest, side_models(folder), IntegerHyperSynthesis.from_folder(folder, manifest))
+    """The latent codec of a model folder, as the service builds it: its tables, and a hyperprior's integer
+    hyper-synthesis or else its hyper decoder graph."""
+    integer = IntegerHyperSynthesis.from_folder(folder, manifest)
+    return codec_for(manifest, {} if integer else side_models(folder), integer)
 
 
 def _one_array(sess: ort.InferenceSession) -> SideModel:
