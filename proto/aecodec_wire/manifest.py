@@ -179,10 +179,10 @@ class IntegerHyper(_Strict):
     multiplication by round(2**gain_fraction / g_z), shifted back); activations are clipped to
     +-(2**(activation_bits - 1) - 1); weights lie within +-(2**(weight_bits - 1) - 1). The last layer's
     outputs, means then raw scales, leave at 2**-output_fraction. A raw scale r becomes an integer log-scale
-    L(r) = log_min + #{thresholds <= r} (``log_levels`` ascending thresholds in the file), in units of
-    1/2**log_step_bits of the Gaussian tables' log-spacing, counted from the first table; a variable-rate
-    model adds round(log g_y * log_units) (``log_units`` of them per nat), and the table index is
-    ceil(L / 2**log_step_bits), clipped to the tables."""
+    L(r) = log_min + #{thresholds <= r} (``log_levels`` ascending thresholds in the file: log softplus,
+    rounded up), in units of 1/2**log_step_bits of the Gaussian tables' log-spacing, counted from the first
+    table; a variable-rate model adds round(log g_y * log_units) (``log_units`` of them per nat), and the table
+    index is ceil(L / 2**log_step_bits), clipped to the tables."""
 
     weight_bits: int = Field(ge=2, le=16)
     activation_bits: int = Field(ge=2, le=31)

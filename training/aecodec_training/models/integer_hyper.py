@@ -128,7 +128,9 @@ def _log_scale(
     scales: Sequence[float], log_gain_y: np.ndarray | None, bits: IntegerBits
 ) -> tuple[float, int, np.ndarray]:
     """(units per nat, the lowest level, thresholds): level(r) = log_min + #{thresholds <= r} is
-    round((log softplus(r * 2**-F) - log scales[0]) * units), kept where some gain can still move the index."""
+    ceil((log softplus(r * 2**-F) - log scales[0]) * units), kept where some gain can still move the index.
+    Rounded up, so that ceil(level / 2**log_step_bits) is exactly the float rule's first scale >= sigma (an
+    integer gain offset keeps that); rounding to nearest put a 64th of the elements one table too low."""
     logs = np.log(np.asarray(scales, dtype=np.float64))
     count = len(logs)
     spacing = (logs[-1] - logs[0]) / max(1, count - 1)
@@ -139,6 +141,7 @@ def _log_scale(
     gains = np.zeros(1) if log_gain_y is None else np.asarray(log_gain_y, dtype=np.float64)
     g_lo, g_hi = math.floor(gains.min() * units) - 1, math.ceil(gains.max() * units) + 1
     lowest, highest = -g_hi, (count - 2) * step + 1 - g_lo  # below / above: the first / last table at any gain
-    target = np.exp(logs[0] + (np.arange(lowest + 1, highest + 1) - 0.5) / units)  # softplus(raw) at each step
+    # level >= t where softplus(raw) > scales[0] * exp((t - 1) / units): the smallest such integer raw
+    target = np.exp(logs[0] + (np.arange(lowest + 1, highest + 1) - 1) / units)
     raw = target + np.log(-np.expm1(-target))  # softplus^-1
-    return float(units), lowest, np.ceil(raw * 2.0**bits.output_fraction).astype(np.int64)
+    return float(units), lowest, (np.floor(raw * 2.0**bits.output_fraction) + 1).astype(np.int64)
