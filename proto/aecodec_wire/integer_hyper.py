@@ -88,7 +88,7 @@ def read_arrays(path: Path, spec: IntegerHyper) -> dict[str, np.ndarray]:
                     raise ValueError(f"{path.name}: {name} is in .npy format {major}, expected 1 or 2")
                 read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
                 shape, fortran, dtype = read(fp)
-                if shape != shapes[name] or dtype.kind not in "iu" or dtype.itemsize > 8 or fortran:
+                if shape != shapes[name] or not _integers(dtype) or fortran:
                     raise ValueError(f"{path.name}: {name} is {dtype} {shape}, expected integers {shapes[name]}")
                 data = fp.read(math.prod(shape) * dtype.itemsize)
             if len(data) != math.prod(shape) * dtype.itemsize:
@@ -113,20 +113,20 @@ class IntegerHyperSynthesis:
             raise ValueError(f"{INTEGER_HYPER_FILE}: arrays {sorted(arrays)}, expected {sorted(shapes)}")
         for name, shape in shapes.items():
             a = arrays[name]
-            if a.shape != shape or a.dtype.kind not in "iu":
+            if a.shape != shape or not _integers(a.dtype):
                 raise ValueError(f"{INTEGER_HYPER_FILE}: {name} is {a.dtype} {a.shape}, expected integers {shape}")
         self._weights, self._bias, self._up, self._down = [], [], [], []
         wmax = (1 << (spec.weight_bits - 1)) - 1
         for i, layer in enumerate(spec.layers):
             w, b = arrays[f"w{i}"].astype(np.int64), arrays[f"b{i}"].astype(np.int64)
             up, down = arrays[f"up{i}"].astype(np.int64), arrays[f"down{i}"].astype(np.int64)
-            if np.abs(w).max() > wmax:
+            if _magnitude(w) > wmax:
                 raise ValueError(f"{INTEGER_HYPER_FILE}: w{i} exceeds +-{wmax} ({spec.weight_bits} bits)")
             sums = weight_sum(w) * self.amax  # bounds every partial sum of every output
             if sums >= FLOAT_EXACT:
                 raise ValueError(f"{INTEGER_HYPER_FILE}: layer {i}'s sums can reach {sums}: not exact in float64")
-            m = max(int(np.abs(up).max()), int(np.abs(down).max()))
-            if (sums + int(np.abs(b).max())) * m + (1 << layer.shift) >= INT64_LIMIT:
+            m = max(_magnitude(up), _magnitude(down))
+            if (sums + _magnitude(b)) * m + (1 << layer.shift) >= INT64_LIMIT:
                 raise ValueError(f"{INTEGER_HYPER_FILE}: layer {i}'s rescale can overflow int64")
             self._weights.append(w.reshape(layer.out_channels, -1).astype(np.float64))
             self._bias.append(b[:, None, None])
@@ -214,6 +214,16 @@ class IntegerHyperSynthesis:
             level = level + offsets[:, None]
         index = -((-level) >> self.spec.log_step_bits)  # ceil(level / 2**log_step_bits)
         return np.clip(index, 0, self.tables - 1).reshape(-1)
+
+
+def _integers(dtype: np.dtype) -> bool:
+    """An integer type int64 holds every value of."""
+    return (dtype.kind == "i" and dtype.itemsize <= 8) or (dtype.kind == "u" and dtype.itemsize < 8)
+
+
+def _magnitude(a: np.ndarray) -> int:
+    """The largest |value| as a Python integer (np.abs of int64's minimum would overflow)."""
+    return max(-int(a.min()), int(a.max()))
 
 
 def weight_sum(w: np.ndarray) -> int:

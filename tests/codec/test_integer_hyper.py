@@ -342,6 +342,11 @@ def test_a_network_that_does_not_match_its_manifest_is_refused(folder: Path, tmp
         IntegerHyperSynthesis(manifest, {k: v for k, v in arrays.items() if k != "thresholds"})
     with pytest.raises(ValueError, match="expected integers"):
         IntegerHyperSynthesis(manifest, dict(arrays, b0=arrays["b0"].astype(np.float64)))
+    with pytest.raises(ValueError, match="expected integers"):  # uint64: not all of it fits int64
+        IntegerHyperSynthesis(manifest, dict(arrays, b0=arrays["b0"].astype(np.uint64)))
+    lowest = np.full_like(arrays["b0"], np.iinfo(np.int64).min)  # whose |value| int64 cannot hold
+    with pytest.raises(ValueError, match="overflow int64"):
+        IntegerHyperSynthesis(manifest, dict(arrays, b0=lowest))
     wide = manifest.model_copy(update={"integer_hyper": spec.model_copy(update={"activation_bits": 31})})
     with pytest.raises(ValueError, match="overflow int64"):  # the rescale's products would pass 2**63
         IntegerHyperSynthesis(wide, arrays)
