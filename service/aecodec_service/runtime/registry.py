@@ -39,9 +39,9 @@ def settle_heap() -> None:
     """Put what is alive after a (re)load out of the cyclic collector's reach, so requests never wait for it.
 
     The models, sessions, tables and the app are ~76,000 tracked objects; a full collection of them took 130 ms
-    on the event loop, stalling every request in flight, whenever request garbage triggered one (measured with
-    ``benchmarks/serve_load.py --tail-runs``). ``gc.freeze`` moves them to a generation the collector skips;
-    it is undone first, so that what a reload dropped is collected once, here.
+    (on a busy 2-core machine), all of it on the event loop, whenever request garbage triggered one.
+    ``gc.freeze`` moves them to a generation the collector skips; it is undone first, so that what a reload
+    dropped is collected once, here.
     """
     gc.unfreeze()
     gc.collect()
