@@ -72,8 +72,9 @@ def test_bad_name_and_size_are_refused_before_training(tmp_path: Path) -> None:
 
 def test_codec_command_publishes_levels_a_running_service_serves_after_reload(tmp_path: Path) -> None:
     pytest.importorskip("aecodec_service", reason="the service is not installed beside the training package")
+    from aecodec_wire.quality import psnr
     from service.conftest import serve
-    from service.helpers import png, psnr, read
+    from service.helpers import png, read
 
     images = _png_folder(tmp_path / "imgs")
     models = tmp_path / "models"
