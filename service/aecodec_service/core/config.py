@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     queue_size: int = Field(default=1024, ge=1)  # pending rows per model graph; beyond it: 503
     # a run predicted (from the graph's measured speed) to take at most this long, for a graph with nothing
     # queued or running, runs on the event loop: no thread hop, no queue; 0 = always through the batcher
-    inline_run_us: float = Field(default=150.0, ge=0)
+    inline_run_us: float = Field(default=0.0, ge=0)
     request_timeout_s: float = Field(default=30.0, gt=0)
 
     # limits on requests
