@@ -1,8 +1,13 @@
-"""A synthetic codec manifest around given prior tables, so the wire code is tested without ONNX files."""
+"""Helpers of the codec tests: a synthetic codec manifest around given prior tables (the wire code without ONNX
+files), and a tiny variable-rate photo codec trained by the real trainer on synthetic photographs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+from aecodec_training.config import TrainConfig
+from aecodec_training.trainer import Trainer
 from aecodec_wire.manifest import DatasetInfo, InputSpec, Manifest, PriorTables, TrainingInfo
 from aecodec_wire.quantize import measure_stats
 
@@ -27,3 +32,33 @@ def codec_manifest(offsets: np.ndarray, minima: np.ndarray, counts: np.ndarray, 
         wire_id=7,
         version="0123456789abcdef",
     )
+
+
+def train_tiny_gained(root: Path, lambdas: list[float], minutes: float = 0.0) -> Path:
+    """Train a tiny ``gained-hyperprior-codec`` (N=16, M=24, Z=16) for one epoch (or ``minutes``) on synthetic
+    photographs written under ``root``; returns its run folder."""
+    from PIL import Image
+
+    from tests.service.photos import photo
+
+    photos = root / "photos"
+    photos.mkdir()
+    for i, (w, h) in enumerate([(300, 200), (256, 256), (190, 150)]):
+        Image.fromarray(photo(w, h, i)).save(photos / f"p{i}.png")
+    for i, name in enumerate(["kite.png", "ladybird.png"]):  # the photo dataset's fixed validation split
+        Image.fromarray(photo(260, 200, 10 + i)).save(photos / name)
+    cfg = TrainConfig(
+        model="gained-hyperprior-codec",
+        dataset="photos",
+        data_dir=str(photos),
+        out=str(root / "run"),
+        epochs=1,
+        minutes=minutes,
+        batch_size=8,
+        threads=1,
+        device="cpu",
+        progress=False,
+        options={"hidden": 16, "latent": 24, "side": 16, "lambdas": lambdas},
+    )
+    Trainer(cfg, log=lambda _m: None).fit()
+    return root / "run"

@@ -24,10 +24,8 @@ import onnxruntime as ort
 import pytest
 import torch
 import torch.nn.functional as F
-from aecodec_training.config import TrainConfig
 from aecodec_training.export import export_run
 from aecodec_training.realpath import codec_of, side_models
-from aecodec_training.trainer import Trainer
 from aecodec_wire import integer_hyper, unpack_any
 from aecodec_wire.codec_factory import codec_for
 from aecodec_wire.hyperprior import HyperpriorCodec
@@ -44,6 +42,7 @@ from aecodec_wire.quality import psnr
 from PIL import Image
 from pydantic import ValidationError
 
+from tests.codec.helpers import train_tiny_gained
 from tests.service.conftest import Running, serve
 from tests.service.photos import photo
 
@@ -63,26 +62,7 @@ def _png(pixels: np.ndarray) -> bytes:
 def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder: the exported tiny model (with hyper_decoder.onnx) and a copy sealed without it."""
     root = tmp_path_factory.mktemp("integer-hyper")
-    photos = root / "photos"
-    photos.mkdir()
-    for i, (w, h) in enumerate([(300, 200), (256, 256), (190, 150)]):
-        Image.fromarray(photo(w, h, i)).save(photos / f"p{i}.png")
-    for i, name in enumerate(["kite.png", "ladybird.png"]):  # the photo dataset's fixed validation split
-        Image.fromarray(photo(260, 200, 10 + i)).save(photos / name)
-    cfg = TrainConfig(
-        model="gained-hyperprior-codec",
-        dataset="photos",
-        data_dir=str(photos),
-        out=str(root / "run"),
-        epochs=1,
-        minutes=0.1,  # a few seconds of steps: what is checked is exactness, not quality
-        batch_size=8,
-        threads=1,
-        device="cpu",
-        progress=False,
-        options={"hidden": 16, "latent": 24, "side": 16, "lambdas": LAMBDAS},
-    )
-    Trainer(cfg, log=lambda _m: None).fit()
+    train_tiny_gained(root, LAMBDAS, minutes=0.1)  # a few seconds of steps: exactness, not quality
     served = root / "models"
     export_run(root / "run", served / NAME, NAME, wire_id=31)
     bare = served / BARE

@@ -24,11 +24,10 @@ import pytest
 import torch
 from aecodec_sdk import AsyncClient, Client, UnprocessableEntity
 from aecodec_sdk.cli import app as sdk_cli
-from aecodec_training.config import TrainConfig
 from aecodec_training.export import export_run
 from aecodec_training.models.gained import GainedHyperpriorCodec
 from aecodec_training.onnx_io import round_weights_to_half
-from aecodec_training.trainer import Trainer, load_run
+from aecodec_training.trainer import load_run
 from aecodec_wire import inspect
 from aecodec_wire.manifest import Manifest, load
 from aecodec_wire.quality import psnr
@@ -36,6 +35,7 @@ from aecodec_wire.variable_rate import QualityScale
 from PIL import Image
 from typer.testing import CliRunner
 
+from tests.codec.helpers import train_tiny_gained
 from tests.service.conftest import SHIPPED, Running, serve
 from tests.service.photos import photo
 
@@ -59,25 +59,7 @@ def _pixels(data: bytes) -> np.ndarray:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest, GainedHyperpriorCodec]:
     """(model folder, its manifest, the PyTorch model with the weights as exported)."""
     root = tmp_path_factory.mktemp("variable-rate")
-    photos = root / "photos"
-    photos.mkdir()
-    for i, (w, h) in enumerate([(300, 200), (256, 256), (190, 150)]):
-        Image.fromarray(photo(w, h, i)).save(photos / f"p{i}.png")
-    for i, name in enumerate(["kite.png", "ladybird.png"]):  # the photo dataset's fixed validation split
-        Image.fromarray(photo(260, 200, 10 + i)).save(photos / name)
-    cfg = TrainConfig(
-        model="gained-hyperprior-codec",
-        dataset="photos",
-        data_dir=str(photos),
-        out=str(root / "run"),
-        epochs=1,
-        batch_size=8,
-        threads=1,
-        device="cpu",
-        progress=False,
-        options={"hidden": 16, "latent": 24, "side": 16, "lambdas": LAMBDAS},
-    )
-    Trainer(cfg, log=lambda _m: None).fit()
+    train_tiny_gained(root, LAMBDAS)
     folder = root / "models" / NAME
     manifest = export_run(root / "run", folder, NAME, wire_id=30)
     if (SHIPPED / FIXED).is_dir():
