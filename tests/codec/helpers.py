@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from aecodec_training.config import TrainConfig
-from aecodec_training.trainer import Trainer
 from aecodec_wire.manifest import DatasetInfo, InputSpec, Manifest, PriorTables, TrainingInfo
 from aecodec_wire.quantize import measure_stats
 
@@ -36,7 +34,10 @@ def codec_manifest(offsets: np.ndarray, minima: np.ndarray, counts: np.ndarray, 
 
 def train_tiny_gained(root: Path, lambdas: list[float], minutes: float = 0.0) -> Path:
     """Train a tiny ``gained-hyperprior-codec`` (N=16, M=24, Z=16) for one epoch (or ``minutes``) on synthetic
-    photographs written under ``root``; returns its run folder."""
+    photographs written under ``root``; returns its run folder. (Imports inside: the wire tests import this
+    module where torch is blocked.)"""
+    from aecodec_training.config import TrainConfig
+    from aecodec_training.trainer import Trainer
     from PIL import Image
 
     from tests.service.photos import photo
