@@ -11,15 +11,12 @@ classical format reached at the payload's bytes.
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
+from served import service
 
 REPO = Path(__file__).resolve().parents[1]
 STATIC = REPO / "service" / "aecodec_service" / "static"
@@ -42,50 +39,30 @@ def main() -> None:
     p.add_argument("--models", type=Path, default=REPO / "models")
     p.add_argument("--repeat", type=int, default=5)
     args = p.parse_args()
-    port = free_port()
-    env = os.environ | {
-        "AECODEC_PORT": str(port),
-        "AECODEC_MODEL_DIR": str(args.models),
-        "AECODEC_PROVIDERS": "CPUExecutionProvider",
-        "AECODEC_LOG_LEVEL": "warning",
-    }
-    server = subprocess.Popen([sys.executable, "-m", "aecodec_service"], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=url, timeout=120) as c:
-            for _ in range(240):
-                try:
-                    if c.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.25)
-            print("| sample | model | formats | /compare ms | encode / decode ms | payload | at the same bytes |")
-            print("| --- | --- | --- | ---: | ---: | ---: | --- |")
-            for name, model, formats in CASES:
-                body = (STATIC / name).read_bytes()
-                walls, docs = [], []
-                for _ in range(args.repeat):
-                    t = time.perf_counter()
-                    r = c.post(f"/compare?model={model}&formats={formats}", content=body)
-                    walls.append((time.perf_counter() - t) * 1000)
-                    r.raise_for_status()
-                    docs.append(r.json())
-                ours = docs[-1]["learned"]
-                enc = statistics.median(d["learned"]["encode_ms"] for d in docs)
-                dec = statistics.median(d["learned"]["decode_ms"] for d in docs)
-                others = ", ".join(
-                    f"{k['format']} q{k['quality']} {k['bytes']} B {k['psnr']:.2f} dB"
-                    + (" (nearest)" if k["nearest"] else "")
-                    for k in docs[-1]["classical"]
-                )
-                print(
-                    f"| {name} | {model} | {formats} | {statistics.median(walls):.0f} | {enc:.1f} / {dec:.1f} | "
-                    f"{ours['bytes']} ({ours['psnr']:.2f} dB) | {others} |"
-                )
-    finally:
-        server.terminate()
-        server.wait(30)
+    with service(args.models) as (c, _pid):
+        print("| sample | model | formats | /compare ms | encode / decode ms | payload | at the same bytes |")
+        print("| --- | --- | --- | ---: | ---: | ---: | --- |")
+        for name, model, formats in CASES:
+            body = (STATIC / name).read_bytes()
+            walls, docs = [], []
+            for _ in range(args.repeat):
+                t = time.perf_counter()
+                r = c.post(f"/compare?model={model}&formats={formats}", content=body)
+                walls.append((time.perf_counter() - t) * 1000)
+                r.raise_for_status()
+                docs.append(r.json())
+            ours = docs[-1]["learned"]
+            enc = statistics.median(d["learned"]["encode_ms"] for d in docs)
+            dec = statistics.median(d["learned"]["decode_ms"] for d in docs)
+            others = ", ".join(
+                f"{k['format']} q{k['quality']} {k['bytes']} B {k['psnr']:.2f} dB"
+                + (" (nearest)" if k["nearest"] else "")
+                for k in docs[-1]["classical"]
+            )
+            print(
+                f"| {name} | {model} | {formats} | {statistics.median(walls):.0f} | {enc:.1f} / {dec:.1f} | "
+                f"{ours['bytes']} ({ours['psnr']:.2f} dB) | {others} |"
+            )
 
 
 if __name__ == "__main__":

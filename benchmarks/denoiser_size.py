@@ -28,14 +28,10 @@ import argparse
 import io
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +40,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 from PIL import Image
+from served import service
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "training"))
@@ -145,37 +142,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@contextmanager
-def service(models: Path, threads: int) -> Iterator[tuple[httpx.Client, int]]:
-    """The real service over ``models`` on a free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    env = os.environ | {
-        "AECODEC_MODEL_DIR": str(models),
-        "AECODEC_PORT": str(port),
-        "AECODEC_LOG_LEVEL": "warning",
-        "AECODEC_INTRA_OP_THREADS": str(threads),
-    }
-    proc = subprocess.Popen([sys.executable, "-m", "aecodec_service"], env=env, stdout=subprocess.DEVNULL)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            deadline = time.monotonic() + 300
-            while True:
-                try:
-                    if client.get("/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the service did not come up")
-                time.sleep(0.2)
-            yield client, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
 def served_seconds(client: httpx.Client, pid: int, model: str, body: bytes, runs: int) -> tuple[list[float], float]:
     """Seconds per POST /denoise of ``body`` (sequential), after one warm-up; and the service's CPU seconds per
     request."""
@@ -238,7 +204,7 @@ def main() -> None:
             rows.append(measure(name, options, Path(tmp) / f"candidate-{i}", image, args.threads, args.runs))
             print(rows[-1], flush=True)
         body = noisy_png(size[0], size[1])
-        with service(Path(tmp), args.threads) as (client, pid):
+        with service(Path(tmp), intra_op_threads=args.threads) as (client, pid):
             for row in rows:
                 times, cpu = served_seconds(client, pid, row["folder"], body, args.runs)
                 row["service_s_median"] = round(statistics.median(times), 3)

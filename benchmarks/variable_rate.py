@@ -14,25 +14,16 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 from PIL import Image
+from served import service
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / "service" / "aecodec_service" / "static" / "photo.jpg"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def timed(c: httpx.Client, repeat: int, path: str, body: bytes, **params: object) -> tuple[float, httpx.Response]:
@@ -58,44 +49,25 @@ def main() -> None:
     buf = io.BytesIO()
     Image.open(args.image).convert("RGB").resize((width, height), Image.Resampling.LANCZOS).save(buf, format="PNG")
     image = buf.getvalue()
-    port = free_port()
-    env = os.environ | {
-        "AECODEC_PORT": str(port),
-        "AECODEC_MODEL_DIR": str(args.models),
-        "AECODEC_PROVIDERS": "CPUExecutionProvider",
-        "AECODEC_LOG_LEVEL": "warning",
-    }
-    server = subprocess.Popen([sys.executable, "-m", "aecodec_service"], env=env)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as c:
-            for _ in range(480):
-                try:
-                    if c.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.25)
-            models = [m for m in c.get("/models").json() if m.get("variable_rate")]
-            model = next(m for m in models if m["name"] == args.model) if args.model else models[0]
-            name, top = model["name"], model["variable_rate"]["quality_max"]
-            print(f"{name}, {width}x{height}, median of {args.repeat}\n")
-            print("| request | payload B | bpp | quality | /encode ms | /decode ms |")
-            print("| --- | ---: | ---: | ---: | ---: | ---: |")
-            sizes = {}
-            for k in range(1, top + 1):
-                ms, r = timed(c, args.repeat, "/encode", image, model=name, quality=k)
-                sizes[k] = len(r.content)
-                dec, _ = timed(c, args.repeat, "/decode", r.content)
-                bpp = 8 * sizes[k] / (width * height)
-                print(f"| quality={k} | {sizes[k]} | {bpp:.3f} | {k} | {ms:.0f} | {dec:.0f} |")
-            for k in range(1, top):
-                budget = (sizes[k] + sizes[k + 1]) // 2
-                ms, r = timed(c, args.repeat, "/encode", image, model=name, max_bytes=budget)
-                got, quality = len(r.content), r.headers["x-aecodec-quality"]
-                print(f"| max_bytes={budget} | {got} | {8 * got / (width * height):.3f} | {quality} | {ms:.0f} | |")
-    finally:
-        server.terminate()
-        server.wait(10)
+    with service(args.models) as (c, _pid):
+        models = [m for m in c.get("/models").json() if m.get("variable_rate")]
+        model = next(m for m in models if m["name"] == args.model) if args.model else models[0]
+        name, top = model["name"], model["variable_rate"]["quality_max"]
+        print(f"{name}, {width}x{height}, median of {args.repeat}\n")
+        print("| request | payload B | bpp | quality | /encode ms | /decode ms |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        sizes = {}
+        for k in range(1, top + 1):
+            ms, r = timed(c, args.repeat, "/encode", image, model=name, quality=k)
+            sizes[k] = len(r.content)
+            dec, _ = timed(c, args.repeat, "/decode", r.content)
+            bpp = 8 * sizes[k] / (width * height)
+            print(f"| quality={k} | {sizes[k]} | {bpp:.3f} | {k} | {ms:.0f} | {dec:.0f} |")
+        for k in range(1, top):
+            budget = (sizes[k] + sizes[k + 1]) // 2
+            ms, r = timed(c, args.repeat, "/encode", image, model=name, max_bytes=budget)
+            got, quality = len(r.content), r.headers["x-aecodec-quality"]
+            print(f"| max_bytes={budget} | {got} | {8 * got / (width * height):.3f} | {quality} | {ms:.0f} | |")
 
 
 if __name__ == "__main__":
