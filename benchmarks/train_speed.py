@@ -32,7 +32,7 @@ from aecodec_training.trainer import Trainer, load_init, step_generator
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def trainer(model: str, data: dict[str, str], out: Path, **kw: Any) -> Trainer:
+def trainer(model: str, data: dict[str, Any], out: Path, **kw: Any) -> Trainer:
     """A fresh run of ``model`` (nothing resumed), as ``aecodec-train train`` would build it."""
     r = recipe(model)
     kw = {"batch_size": r.batch_size, "lr": r.lr, "epochs": r.epochs, **kw}
@@ -147,7 +147,7 @@ def accuracy(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             precision=precision,
             seed=0,
         )
-        init = load_init(str(args.init), "gained-hyperprior-codec") if args.init else None
+        init = load_init(str(args.init)) if args.init else None
         if start_weights is None:
             start_weights = init["model_state"] if init else {k: v.clone() for k, v in t.model.state_dict().items()}
         t.model.load_state_dict(start_weights)

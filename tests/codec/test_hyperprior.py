@@ -1,6 +1,7 @@
 """The photo codec through the one pipeline: ``aecodec-train train hyperprior-codec --dataset photos`` on a few
 synthetic photographs, ``aecodec-train export`` (three checked graphs, float16 weights, Gaussian tables), real
-payload bytes through the exported graphs, resumable runs, and runs of the earlier photo loop as ``--init``."""
+payload bytes through the exported graphs, resumable runs, runs of the earlier photo loop as ``--init``, and an
+exported codec grown into the wider variable-rate one."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from aecodec_training.cli import app
 from aecodec_training.config import TrainConfig
 from aecodec_training.datasets import load_dataset
 from aecodec_training.datasets.photos import EPOCH_CROPS, PATCH
+from aecodec_training.from_onnx import hyperprior_from_onnx
 from aecodec_training.models.hyperprior import HyperpriorCodec, HyperpriorConfig, gaussian_tables
+from aecodec_training.models.widen import widen
 from aecodec_training.realpath import codec_of, round_trip
-from aecodec_training.trainer import Trainer, load_init
+from aecodec_training.trainer import Trainer
+from aecodec_training.warm_start import load_init, trained_lambda
 from aecodec_wire import unpack_any
 from aecodec_wire.errors import CorruptPayload
 from aecodec_wire.manifest import load
@@ -191,7 +195,7 @@ def test_init_from_an_earlier_photo_run_and_resume_its_conversion(photos: Path, 
     cfg = TrainConfig(
         model="hyperprior-codec", dataset="photos", data_dir=str(photos), init=str(tmp_path / "old"), progress=False
     )
-    init = load_init(cfg.init, cfg.model)
+    init = load_init(cfg.init)
     assert init["seconds"] == 42.0
     model = Trainer(cfg, log=lambda _msg: None).model
     for key, value in old["model"].items():  # g_a, g_s, h_a, h_s, z_prior: the same names and weights
@@ -217,6 +221,46 @@ def test_init_from_an_earlier_photo_run_and_resume_its_conversion(photos: Path, 
     assert torch.equal(moments, old["optimizer"]["state"][0]["exp_avg"])
     again = CliRunner().invoke(app, ["convert", str(tmp_path / "old"), str(tmp_path / "old")])
     assert again.exit_code != 0 and "new folder" in again.output
+
+
+def test_a_shipped_codec_grows_into_a_wider_variable_rate_one_that_starts_where_it_was(
+    photos: Path, exported: tuple[Path, list[str]]
+) -> None:
+    """``--init`` of a fixed-rate model folder into ``gained-hyperprior-codec``: widened (every width larger),
+    its level at the folder's lambda decodes exactly as the folder's transforms do, and its lineage is the
+    folder's command."""
+    folder = exported[0]
+    lambdas = [0.0025, 0.01, 0.04]  # the folder was trained at 0.01: the middle level
+    cfg = TrainConfig(
+        model="gained-hyperprior-codec",
+        dataset="photos",
+        data_dir=str(photos),
+        init=str(folder),
+        options={"hidden": 32, "latent": 40, "side": 72, "lambdas": lambdas},
+        progress=False,
+    )
+    trainer = Trainer(cfg, log=lambda _msg: None)
+    grown = trainer.model
+    assert (grown.config.hidden, grown.config.latent, grown.config.side) == (32, 40, 72)
+    shipped = hyperprior_from_onnx(folder)
+    x = torch.from_numpy(_photo(128, 192, 7)).permute(2, 0, 1)[None].float() / 255
+    grown.eval()
+    with torch.no_grad():
+        want, _ = shipped.compress_estimate(x)
+        got, _ = grown.compress_estimate_at(x, torch.ones(1))
+        low, _ = grown.compress_estimate_at(x, torch.zeros(1))
+    assert torch.allclose(got, want, atol=1e-5)
+    assert not torch.allclose(low, want, atol=1e-3)  # the other levels quantise more coarsely
+    g_y, _ = grown.gains(torch.zeros(1))
+    assert torch.allclose(g_y, torch.full_like(g_y, 0.5))  # sqrt(0.0025 / 0.01)
+    manifest = load(folder, verify=False)
+    assert trainer.lineage["command"] == manifest.training.command
+    assert trained_lambda(manifest.description) == 0.01
+
+
+def test_widening_refuses_a_narrower_model() -> None:
+    with pytest.raises(ValueError, match="narrower"):
+        widen(HyperpriorCodec(HyperpriorConfig(hidden=32)), HyperpriorCodec(HyperpriorConfig(hidden=16)))
 
 
 def test_gaussian_tables_cover_their_scale() -> None:

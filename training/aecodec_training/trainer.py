@@ -31,6 +31,7 @@ from .legacy import upgrade
 from .models import Autoencoder
 from .registry import build_model, make_task, recipe, resolve
 from .tasks import At, Task
+from .warm_start import lineage, load_init, start_from
 
 EpochHook = Callable[[int, dict[str, float]], None]
 DECAY_FACTOR = 0.2  # the step schedule's one drop, at ``decay_at``
@@ -56,30 +57,6 @@ def image_options(options: dict[str, Any], shape: tuple[int, int, int]) -> dict[
     return out
 
 
-def load_init(path: str, model: str) -> dict[str, Any]:
-    """The checkpoint of the run ``--init`` names (older layouts converted), which must hold ``model``."""
-    state = load_checkpoint(Path(path))
-    if state is None:
-        raise FileNotFoundError(f"--init {path}: no checkpoint.pt there (train that run first)")
-    state = upgrade(state)
-    if state["model_name"] != model:
-        raise ValueError(f"--init {path} holds a {state['model_name']} run, not {model}")
-    return state
-
-
-def lineage(init: dict[str, Any] | None) -> dict[str, Any]:
-    """The runs this one continues (``--init``): their chained commands, epochs and seconds."""
-    if init is None:
-        return {"command": "", "epochs": 0, "seconds": 0.0}
-    before = init.get("lineage") or {"command": "", "epochs": 0, "seconds": 0.0}
-    command = init["train_config"].get("command") or "(not recorded)"
-    return {
-        "command": f"{before['command']} && {command}" if before["command"] else command,
-        "epochs": before["epochs"] + init["epoch"],
-        "seconds": before["seconds"] + init["seconds"],
-    }
-
-
 def step_generator(device: torch.device, *seeds: int) -> torch.Generator:
     """A generator for one step's noise, seeded by the step's coordinates (same after a resume)."""
     return torch.Generator(device).manual_seed(int(np.random.SeedSequence(list(seeds)).generate_state(1)[0]))
@@ -96,9 +73,11 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         if self.ctx.device.type == "cpu":
             torch.set_flush_denormal(True)  # tiny Adam/gradient values otherwise hit slow denormal maths
-        init = load_init(cfg.init, cfg.model) if cfg.init else None
-        options = dict(init["model_config"]) if init else dict(cfg.options)  # an init's architecture wins
-        follows_data = recipe(cfg.model).image_from_data and init is None
+        init = load_init(cfg.init) if cfg.init else None
+        same = init is not None and init["model_name"] == cfg.model
+        # the same model: the init's architecture wins; another (grown from it): this run's
+        options = dict(init["model_config"]) if init is not None and same else dict(cfg.options)
+        follows_data = recipe(cfg.model).image_from_data and not same
         # the task needs the model's input range before the data (and so, for some models, the image) is known:
         # a stand-in of the model at a nominal image shape tells it
         nominal = image_options({k: v for k, v in options.items() if k != "size"}, STAND_IN_SHAPE)
@@ -109,7 +88,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.model, **options)
         if init is not None:
-            model.load_state_dict(init["model_state"])
+            start_from(model, cfg.model, init)
         self._check_shape(model)
         self.model: Autoencoder = model.to(self.ctx.device)
         self.lineage = lineage(init)

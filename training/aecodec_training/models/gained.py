@@ -31,6 +31,7 @@ from torch import nn
 
 from .base import Graph
 from .hyperprior import SCALE_MIN, HyperpriorCodec, HyperpriorConfig
+from .widen import widen
 
 LAMBDAS = (0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932)
 
@@ -77,6 +78,18 @@ class GainedHyperpriorCodec(HyperpriorCodec):
         self.log_gain_y = nn.Parameter(start[:, None].repeat(1, config.latent))
         self.log_gain_z = nn.Parameter(start[:, None].repeat(1, config.side))
         self.register_buffer("log_lambdas", log_lam, persistent=False)
+
+    def grow_from(self, trained: HyperpriorCodec, lam: float) -> None:
+        """Start from a trained fixed-rate hyperprior (``lam``: its lambda), widened into these transforms: the
+        level at ``lam`` (gains 1) decodes exactly as ``trained`` does, and every other level starts from its
+        quantiser step scaled by sqrt(lam / lambda)."""
+        if type(trained) is not HyperpriorCodec:
+            raise ValueError(f"grows from a fixed-rate HyperpriorCodec, not a {type(trained).__name__}")
+        widen(trained, self)
+        with torch.no_grad():
+            start = 0.5 * (self.log_lambdas - math.log(lam))
+            self.log_gain_y.copy_(start[:, None].expand_as(self.log_gain_y))
+            self.log_gain_z.copy_(start[:, None].expand_as(self.log_gain_z))
 
     @property
     def levels(self) -> int:
