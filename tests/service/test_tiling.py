@@ -75,7 +75,7 @@ def test_tiled_graphs_equal_whole_image_graphs(name: str) -> None:
         # small tiles, and no halo but the one measured from the graphs at load (136x104: 5x4 tiles at pad 8)
         tiled.tile_px, tiled.halo_px = 32, 0
         pad = rt.manifest.input.pad_multiple
-        height, width = max(104, 6 * pad), max(136, 8 * pad)
+        height, width = max(104, 8 * pad), max(136, 10 * pad)
         rng = np.random.default_rng(1)
         yy, xx = np.mgrid[0:height, 0:width] / 40.0
         smooth = np.stack([np.sin(xx + yy), np.cos(2 * xx), np.sin(3 * yy)])

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TILE_PX = 512  # core tile size in image pixels: peak memory follows (TILE_PX + 2 * HALO_PX) ** 2
+TILE_PX = 512  # core tile side in image pixels: peak memory follows (TILE_PX + 2 * HALO_PX) ** 2
 HALO_PX = 32  # least context on each side; a model whose graphs see farther gets its measured reach
 PROBE_CELLS = 9  # first side of the probe input (in cells) that measures a graph's reach; odd: a centre cell
 
@@ -45,8 +45,11 @@ def spans(cells: int, tile: int, halo: int) -> list[Span]:
 
 
 def needs_tiles(x: np.ndarray, unit: int, tile: int, halo: int) -> bool:
-    """Whether a (1, C, H, W) input is larger than one tile with its halo."""
-    return x.ndim == 4 and max(x.shape[2], x.shape[3]) > (tile + 2 * halo) * unit
+    """Whether a (1, C, H, W) input has more elements than one tile with its halo: memory follows the area, so
+    a 768x512 photograph runs whole though its long side is over a 512-pixel tile (tiles would overlap by
+    their halos and cost more time for no memory saved)."""
+    side = (tile + 2 * halo) * unit
+    return x.ndim == 4 and x.shape[2] * x.shape[3] > side * side
 
 
 def measure_reach(
