@@ -1,8 +1,10 @@
 """Rate-distortion of the photo codec levels against JPEG, WebP and AVIF on the validation photographs.
 
-    python benchmarks/photo_codec.py --data-dir ../shared/data/photos --models models/photo-codec-q{1,2,3,4}
+    python benchmarks/photo_codec.py --data-dir ../shared/data/photos ../shared/data/photos-more \
+        --models models/photo-codec-q{1,2,3,4} [models/photo-codec-vr]
 
-The learned levels go through the real service: a uvicorn server on a loopback port over a temporary model
+A variable-rate model is measured at each of its presets (``<name>-q1..qK``), one curve per model. The learned
+levels go through the real service: a uvicorn server on a loopback port over a temporary model
 folder holding just these levels (or ``--url`` of a running one), ``POST /encode`` of the PNG, ``POST /decode``
 of the payload; bits per pixel count the whole payload. JPEG (Pillow, optimize), WebP (method 6) and AVIF
 (pillow-avif-plugin, speed 6) are swept over their quality settings on the same full-size photographs. PSNR
@@ -24,10 +26,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 from aecodec_training.datasets.photos import load_photos
+from aecodec_wire.manifest import load
 from aecodec_wire.quality import psnr
 from PIL import Image
 
@@ -42,6 +46,8 @@ JPEG_Q = (2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90)
 WEBP_Q = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
 AVIF_Q = (5, 15, 25, 35, 45, 55, 65, 75)
 OUT = Path("results/photo_codec")
+CLASSICAL = ("JPEG (optimize)", "WebP (method 6)", "AVIF (speed 6)")
+SAVE_OPTIONS: dict[str, dict[str, Any]] = {"JPEG": {"optimize": True}, "WEBP": {"method": 6}, "AVIF": {"speed": 6}}
 
 
 def classical(images: list[np.ndarray], fmt: str, quality: int) -> tuple[float, float]:
@@ -49,7 +55,7 @@ def classical(images: list[np.ndarray], fmt: str, quality: int) -> tuple[float, 
     bpps, psnrs = [], []
     for img in images:
         buf = io.BytesIO()
-        opts = {"JPEG": {"optimize": True}, "WEBP": {"method": 6}, "AVIF": {"speed": 6}}[fmt]
+        opts = SAVE_OPTIONS[fmt]
         Image.fromarray(img).save(buf, fmt, quality=quality, **opts)
         data = buf.getvalue()
         with Image.open(io.BytesIO(data)) as im:
@@ -77,6 +83,14 @@ def learned(client: httpx.Client, images: list[np.ndarray], model: str) -> tuple
         bpps.append(8 * len(r.content) / (img.shape[0] * img.shape[1]))
         psnrs.append(psnr(back, img))
     return float(np.mean(bpps)), float(np.mean(psnrs))
+
+
+def presets(folder: Path) -> list[str]:
+    """The names to measure a model folder by: a variable-rate model's presets ``<name>-q1..qK``, else its name."""
+    manifest = load(folder, verify=False)
+    if manifest.variable_rate is None:
+        return [folder.name]
+    return [f"{folder.name}-q{k}" for k in range(1, manifest.variable_rate.levels + 1)]
 
 
 def interp(curve: list[tuple[float, float]], bpp: float) -> float | None:
@@ -132,7 +146,7 @@ def plot(results: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 5))
     for name, pts in results["curves"].items():
         pts = sorted(pts)
-        style = "o-" if name == "aecodec" else ".--"
+        style = ".--" if name in CLASSICAL else "o-"
         ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=name)
     ax.set_xlim(0, 1.2)
     ax.set_xlabel("bits per pixel (whole file / payload)")
@@ -146,12 +160,13 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", type=Path, required=True)
-    p.add_argument("--models", type=Path, nargs="+", required=True)
+    p.add_argument("--data-dir", type=Path, nargs="+", required=True, help="photo folders (the validation split)")
+    p.add_argument("--models", type=Path, nargs="+", required=True, help="model folders (variable rate: every preset)")
     p.add_argument("--url", help="a running service (default: start one over --models)")
     p.add_argument("--out", type=Path, default=OUT)
     a = p.parse_args()
-    photos = load_photos(a.data_dir)
+    photos = load_photos(list(a.data_dir))
+    names = {m.name: presets(m) for m in a.models}
     images = photos.val
     proc = folder = None
     url = a.url
@@ -159,16 +174,20 @@ def main() -> None:
         proc, url, folder = serve(a.models)
     try:
         with httpx.Client(base_url=url, timeout=120) as client:
-            levels = {m.name: learned(client, images, m.name) for m in a.models}
+            levels = {n: learned(client, images, n) for group in names.values() for n in group}
             crop = next(img for img in images if img.shape[0] >= 512 and img.shape[1] >= 768)[:512, :768]
-            seconds = {m.name: timing(client, crop, m.name) for m in a.models}
+            seconds = {n: timing(client, crop, n) for n in levels}
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait()
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
-    curves: dict[str, list[tuple[float, float]]] = {"aecodec": list(levels.values())}
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for folder, group in names.items():  # one curve per variable-rate model, one for the fixed levels
+        key = folder if len(group) > 1 else "aecodec fixed levels"
+        curves.setdefault(key, []).extend(levels[n] for n in group)
+    learned_curves = set(curves)
     curves["JPEG (optimize)"] = [classical(images, "JPEG", q) for q in JPEG_Q]
     curves["WebP (method 6)"] = [classical(images, "WEBP", q) for q in WEBP_Q]
     if HAVE_AVIF:
@@ -177,13 +196,13 @@ def main() -> None:
     for name, (bpp, db) in levels.items():
         row = {"model": name, "bpp": bpp, "psnr_db": db, "encode_decode_768x512_s": seconds[name]}
         for other in curves:
-            if other != "aecodec":
+            if other not in learned_curves:
                 row[other] = interp(curves[other], bpp)
         rows.append(row)
     results = {"images": len(images), "names": photos.val_names, "levels": rows, "curves": curves}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    others = [o for o in curves if o != "aecodec"]
+    others = [o for o in curves if o not in learned_curves]
     lines = [
         f"Validation photographs ({len(images)}: {', '.join(photos.val_names)}), full size; mean bpp and RGB PSNR.",
         "Other codecs' PSNR is their curve interpolated at the level's bpp (— outside their range).",
