@@ -30,15 +30,24 @@ from .registry import make_task
 from .tasks import Task
 from .trainer import load_run, run_config
 
-CHECK_IMAGES = 256  # real images the ONNX-vs-PyTorch check runs on
+CHECK_IMAGES = 256  # real images the ONNX-vs-PyTorch check runs on (and an integer hyper-synthesis is fitted to)
 EXAMPLE_IMAGES = 16  # images the graphs are traced with
 STATS_IMAGES = 5000  # training images whose latents give the manifest's latent statistics
+# at most this many pixels go through a graph at once: 256 photo crops of 256x256 as one batch took 19 GB in
+# onnxruntime (N=128 transforms); 2^22 is 256 crops of 128x128 or 64 of 256x256
+BATCH_PIXELS = 1 << 22
 
 __all__ = ["PROVISIONAL_VERSION", "export_model", "export_run"]
 
 
+def images_within(x: torch.Tensor, pixels: int = BATCH_PIXELS) -> int:
+    """How many of the images ``x`` (N, C, H, W) hold at most ``pixels`` pixels (at least one)."""
+    return max(1, pixels // (x.shape[-2] * x.shape[-1]))
+
+
 @torch.inference_mode()
-def latents_of(model: Autoencoder, x: torch.Tensor, batch: int = 1000) -> np.ndarray:
+def latents_of(model: Autoencoder, x: torch.Tensor) -> np.ndarray:
+    batch = min(1000, images_within(x))
     return torch.cat([model.encode(x[s : s + batch]) for s in range(0, len(x), batch)]).numpy()
 
 
@@ -104,6 +113,7 @@ def export_model(
     with staging(Path(out)) as tmp:
         export_graphs(model, task.examples(EXAMPLE_IMAGES), tmp)
         real = task.examples(CHECK_IMAGES, "train")
+        real = real[: images_within(real)]
         check_graphs(model, tmp, real)
         fields, files = model.wire_files(real)  # e.g. a hyperprior's integer hyper-synthesis, calibrated on them
         for file_name, data in files.items():
