@@ -192,6 +192,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--size", default="768x512", help="WxH of the timed image")
     p.add_argument("--json", type=Path, help="also write the rows here")
+    p.add_argument("--pick", type=int, nargs="+", help="measure only these CANDIDATES (indices; default all)")
     args = p.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     assert len(size) == 2
@@ -201,6 +202,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, options) in enumerate(CANDIDATES):
+            if args.pick and i not in args.pick:
+                continue
             rows.append(measure(name, options, Path(tmp) / f"candidate-{i}", image, args.threads, args.runs))
             print(rows[-1], flush=True)
         body = noisy_png(size[0], size[1])
