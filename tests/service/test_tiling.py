@@ -31,6 +31,20 @@ def test_spans_cover_every_cell_once_with_halo_inside_the_image() -> None:
         assert all(s.core0 - s.in0 == min(halo, s.core0) for s in got)
 
 
+def test_tiles_follow_the_area_so_a_768x512_photograph_runs_whole() -> None:
+    """Memory follows the area: a 768x512 photograph (longer than a 512-pixel tile, smaller than a tile with its
+    halo in pixels) runs whole, as does a long thin strip; a 12-megapixel photograph runs in tiles."""
+    geometry = (1, 512, 32)  # one pixel a cell: 512-pixel cores, 32-pixel halos (576 x 576 with them)
+
+    def image(h: int, w: int) -> np.ndarray:
+        return np.empty((1, 3, h, w), np.float32)
+
+    assert not needs_tiles(image(512, 768), *geometry)
+    assert not needs_tiles(image(64, 4096), *geometry)
+    assert needs_tiles(image(577, 577), *geometry)
+    assert needs_tiles(image(3000, 4000), *geometry)
+
+
 def test_run_tiled_equals_a_whole_run_of_a_local_operation() -> None:
     """A 3x3 box filter with stride 2 (receptive field 3 at input scale): tiles with a halo of one cell agree."""
     x = np.random.default_rng(0).normal(size=(1, 2, 40, 24)).astype(np.float32)
