@@ -31,18 +31,21 @@ def test_spans_cover_every_cell_once_with_halo_inside_the_image() -> None:
         assert all(s.core0 - s.in0 == min(halo, s.core0) for s in got)
 
 
-def test_tiles_follow_the_area_so_a_768x512_photograph_runs_whole() -> None:
-    """Memory follows the area: a 768x512 photograph (longer than a 512-pixel tile, smaller than a tile with its
-    halo in pixels) runs whole, as does a long thin strip; a 12-megapixel photograph runs in tiles."""
-    geometry = (1, 512, 32)  # one pixel a cell: 512-pixel cores, 32-pixel halos (576 x 576 with them)
+def test_tiles_follow_the_area_not_the_longer_side() -> None:
+    """Memory follows the area: an image runs whole while it has no more elements than one tile with its halos.
+    denoiser-unet's decoder (16-pixel cells, 32-cell tiles, its measured reach of 7 cells: 736 x 736 pixels)
+    runs a 768x512 photograph whole, though its long side is over the tile; so does a long thin strip."""
+    unet = (16, 32, 7)
+    plain = (1, 512, 32)  # one pixel a cell, the least halo: 576 x 576
 
     def image(h: int, w: int) -> np.ndarray:
         return np.empty((1, 3, h, w), np.float32)
 
-    assert not needs_tiles(image(512, 768), *geometry)
-    assert not needs_tiles(image(64, 4096), *geometry)
-    assert needs_tiles(image(577, 577), *geometry)
-    assert needs_tiles(image(3000, 4000), *geometry)
+    assert not needs_tiles(image(512, 768), *unet)
+    assert needs_tiles(image(512, 768), *plain)  # 393,216 pixels > 576^2
+    assert not needs_tiles(image(64, 4096), *plain)
+    assert not needs_tiles(image(576, 576), *plain) and needs_tiles(image(577, 576), *plain)
+    assert needs_tiles(image(3000, 4000), *unet)
 
 
 def test_run_tiled_equals_a_whole_run_of_a_local_operation() -> None:

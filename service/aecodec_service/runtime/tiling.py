@@ -45,8 +45,8 @@ def spans(cells: int, tile: int, halo: int) -> list[Span]:
 
 
 def needs_tiles(x: np.ndarray, unit: int, tile: int, halo: int) -> bool:
-    """Whether a (1, C, H, W) input has more elements than one tile with its halo: memory follows the area, so
-    a 768x512 photograph runs whole though its long side is over a 512-pixel tile (tiles would overlap by
+    """Whether a (1, C, H, W) input has more elements than one tile with its halos. Memory follows the area, so
+    an image whose long side is over the tile but whose area is not runs whole (as tiles it would overlap by
     their halos and cost more time for no memory saved)."""
     side = (tile + 2 * halo) * unit
     return x.ndim == 4 and x.shape[2] * x.shape[3] > side * side
