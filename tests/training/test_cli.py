@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from aecodec_training.checkpoint import load_checkpoint
 from aecodec_training.cli import app
 from aecodec_training.config import command_line
 from aecodec_training.reproduce import format_table
 from aecodec_wire.manifest import load
 from typer.testing import CliRunner
+
+from tests.training.helpers import make_idx_folder
+
+PAUSE = 4.0  # seconds the test keeps the training process suspended
 
 
 def test_train_evaluate_export(mnist_dir: Path, tmp_path: Path) -> None:
@@ -102,3 +110,47 @@ def test_reproduce_table_format() -> None:
     }
     table = format_table([row], "aecodec-train reproduce")
     assert "| mlp-reference | 327,761 | 0.0161 | 0.0163 |" in table and "aecodec-train reproduce" in table
+
+
+def test_sigterm_checkpoints_at_the_step_and_a_pause_is_not_training_time(tmp_path: Path) -> None:
+    """A real ``aecodec-train train`` process: suspended for PAUSE seconds (SIGSTOP, SIGCONT), it does not count
+    the pause against its budget; SIGTERM ends it at the step's end with a checkpoint there, exit status 0; the
+    same command resumes from that step."""
+    data = make_idx_folder(tmp_path / "mnist", n_train=512, n_test=64)
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "aecodec_training.cli", "train", "mlp-reference", "--data-dir", str(data)]
+    cmd += ["--out", str(run), "--epochs", "100000", "--threads", "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        log, first = run / "train.log", None
+        deadline = time.monotonic() + 120
+        while first is None and time.monotonic() < deadline and proc.poll() is None:
+            lines = log.read_text().splitlines() if log.exists() else []
+            first = next((line for line in lines if " epoch 1/" in line), None)
+            time.sleep(0.02)
+        assert first is not None, "the run never finished its first epoch"
+        seen = time.monotonic()
+        counted_then = float(re.search(r"(\d+\.\d)s$", first)[1])  # type: ignore[index]
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(PAUSE)
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out
+    assert "stopped at epoch" in log.read_text() and "run the same command to resume" in out
+    state = load_checkpoint(run)
+    assert state is not None and state["step"] > 0  # mid-epoch: where the signal found it
+    counted = state["seconds"] - counted_then
+    assert counted < (stopped - seen) - PAUSE + 0.5, f"{counted:.2f}s counted over {stopped - seen:.2f}s"
+    resumed = subprocess.run(
+        [*cmd[:-5], "--epochs", str(state["epoch"] + 1), "--threads", "1", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"resuming {run} at epoch {state['epoch']} step {state['step']}," in log.read_text()

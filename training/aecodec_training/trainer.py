@@ -5,13 +5,17 @@ non-finite steps, Adam), the learning-rate schedule, the wall-clock budget, chec
 torchrun and the device. Batches are addressed by (epoch, step) and every step's noise comes from a generator
 seeded by (seed, rank, epoch, step), so a run stopped anywhere (a checkpoint is written at every epoch's end
 and every ``checkpoint_minutes`` within one) resumes exactly where it was: weights, optimiser, schedule, data
-order. ``minutes`` is a budget of training seconds; a larger one extends a finished run.
+order. ``minutes`` is a budget of training seconds; a larger one extends a finished run. SIGTERM or Ctrl-C
+ends a single-process run at the next step's end with a checkpoint there; a step during which the process was
+suspended (SIGSTOP / SIGCONT, Ctrl-Z) does not count its pause against the budget.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -109,6 +113,9 @@ class Trainer:
         # the current epoch's summed step losses, kept on the device (read once an epoch, and by the progress bar)
         self.loss_sum = torch.zeros((), device=self.ctx.device)
         self.history: list[dict[str, float]] = []
+        self.stopped = False  # SIGTERM or Ctrl-C asked the run to end (checkpointed at the step's end)
+        self._stop_asked = False
+        self._continued = False  # the process was resumed after a suspension during the current step
         if cfg.resume:
             self._resume()
 
@@ -236,7 +243,13 @@ class Trainer:
             at = At(epoch=self.epoch + self.step / steps, progress=self.progress())
             self.loss_sum += self.train_step(batch, gen, at)
             self.step += 1
-            self.seconds += time.perf_counter() - start
+            if not self._continued:  # a suspended step's time is the pause, not training
+                self.seconds += time.perf_counter() - start
+            self._continued = False
+            if self._stop_asked:
+                self._save()
+                self.stopped = True
+                return False
             if bar is not None:
                 bar.step(1, self.loss_sum, self.step)
             if self.budget_spent and self.step < steps:
@@ -264,8 +277,32 @@ class Trainer:
         if on_epoch is not None:
             on_epoch(self.epoch, row)
 
+    def _signals(self) -> dict[int, Any]:
+        """Handle SIGTERM/SIGINT (end at the step's end) and SIGCONT (a suspended step), where this process may:
+        the main thread of a single-process run (under DDP every rank must stop at the same step)."""
+        if threading.current_thread() is not threading.main_thread() or self.ctx.enabled:
+            return {}
+
+        def stop(_sig: int, _frame: Any) -> None:
+            self._stop_asked = True
+
+        def continued(_sig: int, _frame: Any) -> None:
+            self._continued = True
+
+        wanted = {signal.SIGTERM: stop, signal.SIGINT: stop, signal.SIGCONT: continued}
+        return {sig: signal.signal(sig, handler) for sig, handler in wanted.items()}
+
     def fit(self, on_epoch: EpochHook | None = None) -> dict[str, float]:
-        """Train to ``cfg.epochs`` or the budget (resuming if a checkpoint exists); the final figures."""
+        """Train to ``cfg.epochs`` or the budget (resuming if a checkpoint exists); the final figures, or none
+        when a signal stopped the run (``stopped``)."""
+        previous = self._signals()
+        try:
+            return self._fit(on_epoch)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _fit(self, on_epoch: EpochHook | None) -> dict[str, float]:
         cfg = self.cfg
         if self.epoch == 0 and self.step == 0 and not self.history:
             start = time.perf_counter()
@@ -279,6 +316,9 @@ class Trainer:
                 if not self._epoch(bar if bar.enabled else None):
                     break
                 self._finish_epoch(on_epoch)
+        if self.stopped:
+            self.log(f"stopped at epoch {self.epoch} step {self.step}, {self.seconds:.0f}s trained: checkpointed")
+            return {}
         final = self.task.final(self.evaluated)
         if self.ctx.main:
             save_checkpoint(cfg.run_dir, self.state())

@@ -174,7 +174,9 @@ def train(
                 f"{trainer.task.steps_per_epoch} steps per epoch, {torch.get_num_threads()} threads, {cfg.precision}"
             )
         final = trainer.fit()
-        if ctx.main:
+        if trainer.stopped:
+            console.print("stopped: run the same command to resume where it stopped")
+        elif ctx.main:
             print_metrics(console, f"{model}: figures after {trainer.epoch} epochs, {trainer.seconds:.1f}s", final)
     finally:
         D.teardown(ctx)
