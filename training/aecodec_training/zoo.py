@@ -33,8 +33,6 @@ class Stage:
     lr: float
     batch_size: int
     init: str = ""  # the stage (run name) whose trained weights this one starts from
-    model: str = ""  # the registered model this stage trains, when not the level's (grown from an earlier stage)
-    data_dirs: tuple[str, ...] = ()  # more data folders beside the level's (comma-joined into --data-dir)
     decoder_only: bool = False
     architecture: dict[str, Any] = field(default_factory=dict)  # hidden, latent, positional, size, ...
     settings: dict[str, Any] = field(default_factory=dict)  # epochs, flip, shift, k, ... beyond the recipe
@@ -231,8 +229,7 @@ def commands(level: Level, data_dir: str | None = None) -> list[str]:
     data = data_dir or DATA_DIRS[level.dataset]
     lines = []
     for stage in level.stages:
-        folders = ",".join((data, *stage.data_dirs))
-        argv = ["aecodec-train", "train", stage.model or level.model, "--dataset", level.dataset, "--data-dir", folders]
+        argv = ["aecodec-train", "train", level.model, "--dataset", level.dataset, "--data-dir", data]
         lines.append(shlex.join([*argv, *level.data_flags, "--out", f"runs/{stage.run}", *stage.flags()]))
     last = level.stages[-1].run
     export = ["aecodec-train", "export", f"runs/{last}", f"models/{level.name}"]
