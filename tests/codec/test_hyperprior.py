@@ -258,6 +258,16 @@ def test_a_shipped_codec_grows_into_a_wider_variable_rate_one_that_starts_where_
     assert trained_lambda(manifest.description) == 0.01
 
 
+def test_init_from_a_model_folder_that_is_no_hyperprior_says_what_it_takes(tmp_path: Path) -> None:
+    folder = Path(__file__).resolve().parents[2] / "models" / "mnist-ae"
+    if not (folder / "manifest.json").is_file():
+        pytest.skip("mnist-ae is not shipped")
+    with pytest.raises(ValueError, match="fixed-rate hyperprior codec .*'mlp-reference'.* the run folder"):
+        load_init(str(folder))
+    with pytest.raises(FileNotFoundError, match="neither a run"):
+        load_init(str(tmp_path))
+
+
 def test_widening_refuses_a_narrower_model() -> None:
     with pytest.raises(ValueError, match="narrower"):
         widen(HyperpriorCodec(HyperpriorConfig(hidden=32)), HyperpriorCodec(HyperpriorConfig(hidden=16)))

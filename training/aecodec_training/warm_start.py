@@ -32,8 +32,14 @@ def load_init(path: str) -> dict[str, Any]:
 
 def _shipped(folder: Path) -> dict[str, Any]:
     """A shipped fixed-rate hyperprior codec as a checkpoint-like state (z's prior untrained: not in the graphs)."""
-    model = hyperprior_from_onnx(folder)
     manifest = load(folder, verify=False)
+    try:
+        model = hyperprior_from_onnx(folder)
+    except ValueError as exc:
+        raise ValueError(
+            f"--init {folder}: a model folder can start a run only when it holds a fixed-rate hyperprior codec "
+            f"(this one is {manifest.architecture.partition(':')[0]!r}); give the run folder it was trained in"
+        ) from exc
     training = manifest.training
     return {
         "model_name": "hyperprior-codec",
