@@ -262,7 +262,7 @@ def test_init_from_a_model_folder_that_is_no_hyperprior_says_what_it_takes(tmp_p
     folder = Path(__file__).resolve().parents[2] / "models" / "mnist-ae"
     if not (folder / "manifest.json").is_file():
         pytest.skip("mnist-ae is not shipped")
-    with pytest.raises(ValueError, match="fixed-rate hyperprior codec .*'mlp-reference'.* the run folder"):
+    with pytest.raises(ValueError, match=r"fixed-rate hyperprior codec .*'mlp-reference'.* the run folder"):
         load_init(str(folder))
     with pytest.raises(FileNotFoundError, match="neither a run"):
         load_init(str(tmp_path))
