@@ -59,7 +59,7 @@ def train(
     ema: Annotated[
         float, Opt(help="keep a moving average of the weights with this decay (0: none); it is validated and exported")
     ] = 0.0,
-    init: Annotated[Path | None, Opt(help="start from this run folder's trained weights and architecture")] = None,
+    init: Annotated[Path | None, Opt(help="start from this run's weights (or a shipped codec folder's, grown)")] = None,
     eval_limit: Annotated[int, Opt(help="per-epoch validation on the first N test images (0: all)")] = 0,
     crop: Annotated[int, Opt(help="photos dataset: training crop side (0: its default, 128)")] = 0,
     noise_sigma: Annotated[float | None, Opt(help="denoising: Gaussian sigma on the input scale")] = None,
