@@ -39,6 +39,7 @@ from aecodec_service.runtime.erasure import erased_rectangles  # noqa: E402
 from aecodec_service.runtime.noise import estimate_sigma  # noqa: E402
 from aecodec_training.datasets.idx import load_idx_dataset  # noqa: E402
 from aecodec_training.datasets.photos import load_photos  # noqa: E402
+from aecodec_wire.manifest import load  # noqa: E402
 from aecodec_wire.quality import psnr  # noqa: E402
 from corruptions import erase, gaussian  # noqa: E402
 
@@ -58,10 +59,12 @@ class Model:
         opts.intra_op_num_threads = 1
         self.enc = ort.InferenceSession(str(folder / "encoder.onnx"), opts, providers=["CPUExecutionProvider"])
         self.dec = ort.InferenceSession(str(folder / "decoder.onnx"), opts, providers=["CPUExecutionProvider"])
+        self.pad = load(folder, verify=False).input.pad_multiple  # the service edge-pads to this
 
     def __call__(self, img: np.ndarray, levels: dict[str, float | None]) -> dict[str, np.ndarray]:
         h, w = img.shape[:2]
-        x = np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge").transpose(2, 0, 1)[None]
+        m = self.pad
+        x = np.pad(img, ((0, -h % m), (0, -w % m), (0, 0)), mode="edge").transpose(2, 0, 1)[None]
         latent = self.enc.run(None, {"image": x.astype(np.float32) / 255})[0]
         out = {}
         for name, level in levels.items():
@@ -185,8 +188,8 @@ def report(res: dict) -> str:
         lines.append(f"| {tau} | " + " | ".join(f"{row[f'{s:g}']:+.2f}" for s in LIGHT) + f" | {row['worst']:+.2f} |")
     lines += [
         "",
-        f"tau = {res['tau']:g}: the smallest whose gated mean is at most {TOLERANCE_DB} dB below the input's at every "
-        f"light level (strictly never below: {res['tau_strict']:g}).",
+        f"tau = {res['tau']}: the smallest whose gated mean is at most {TOLERANCE_DB} dB below the input's at every "
+        f"light level (strictly never below: {res['tau_strict']}; None: none from {TAUS[0]:g} to {TAUS[-1]:g}).",
         "",
         "### Erased-patch detector (isolated, exactly black rectangles of 4-64 pixels a side)\n",
         f"Rectangles found: {det['clean_photos_rectangles']} on the {det['clean_photos']} clean photographs of the "
@@ -223,8 +226,9 @@ def main() -> None:
     for tau in TAUS:
         row = {f"{s:g}": gated_gain(res["photos"][f"{s:g}"], float(tau)) for s in LIGHT}
         res["taus"][f"{tau:g}"] = row | {"worst": min(row.values())}
-    res["tau"] = min(float(t) for t, row in res["taus"].items() if row["worst"] >= -TOLERANCE_DB)
-    res["tau_strict"] = min(float(t) for t, row in res["taus"].items() if row["worst"] >= 0)
+    # None: no candidate keeps the gated output that close to the input at every light level
+    res["tau"] = min((float(t) for t, row in res["taus"].items() if row["worst"] >= -TOLERANCE_DB), default=None)
+    res["tau_strict"] = min((float(t) for t, row in res["taus"].items() if row["worst"] >= 0), default=None)
     res["detector"] = detections(args.photos, photos, load_idx_dataset("mnist", args.mnist).test_x[:2000, 0], rng)
     res["seconds"] = round(time.monotonic() - t0, 1)
     args.out.mkdir(parents=True, exist_ok=True)

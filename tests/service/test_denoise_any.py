@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from aecodec_wire.quality import psnr
 
 from .conftest import SHIPPED, Running, serve
-from .helpers import png, read
+from .helpers import denoise_whole, png, read
 
 MODEL = "denoise-any"
 PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "denoise_photo.png"
@@ -100,15 +99,6 @@ def test_seed_digit_model_is_still_reachable(server: Running, digits: tuple[np.n
     assert read(r.content).size == (28, 28)
 
 
-def whole_image(img: np.ndarray) -> np.ndarray:
-    """The model on the whole image at once, straight through onnxruntime (no tiles): the reference."""
-    sess = {g: ort.InferenceSession(str(SHIPPED / MODEL / f"{g}.onnx")) for g in ("encoder", "decoder")}
-    x = img.transpose(2, 0, 1)[None].astype(np.float32) / 255
-    latent = sess["encoder"].run(None, {"image": x})[0]
-    y = sess["decoder"].run(None, {"latent": latent})[0][0]
-    return np.clip(np.rint(y * 255), 0, 255).astype(np.uint8).transpose(1, 2, 0)
-
-
 def test_large_image_runs_in_tiles_without_seams(photo: np.ndarray) -> None:
     if not (SHIPPED / MODEL / "manifest.json").is_file():
         pytest.skip(f"{MODEL} is not under models/")
@@ -119,5 +109,5 @@ def test_large_image_runs_in_tiles_without_seams(photo: np.ndarray) -> None:
             r = c.post(f"/denoise?model={MODEL}", content=png(big), headers=IMG)
     assert r.status_code == 200, r.text
     tiled = np.asarray(read(r.content)).astype(int)
-    diff = np.abs(tiled - whole_image(big))
+    diff = np.abs(tiled - denoise_whole(SHIPPED / MODEL, big))
     assert diff.max() <= 1, f"tiles differ from the whole-image run by up to {diff.max()} levels"

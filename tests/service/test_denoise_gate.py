@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from aecodec_service.runtime.erasure import erased_rectangles
 from aecodec_service.runtime.imaging import to_model_input
@@ -19,7 +18,7 @@ from aecodec_wire import manifest as mf
 from aecodec_wire.quality import psnr
 
 from .conftest import SHIPPED, Running, serve
-from .helpers import png, read
+from .helpers import denoise_whole, png, read
 
 MODEL = "denoise-any"
 PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "denoise_photo.png"
@@ -168,16 +167,6 @@ def test_erased_patch_on_a_digit_is_not_made_worse(server: Running, digits: tupl
             assert psnr(out, digit) >= psnr(erased, digit), f"{psnr(out, digit):.2f} vs {psnr(erased, digit):.2f} dB"
 
 
-def whole_image(img: np.ndarray, level: float | None) -> np.ndarray:
-    """The model on the whole image at once, straight through onnxruntime: the reference for the tiled run."""
-    sess = {g: ort.InferenceSession(str(SHIPPED / MODEL / f"{g}.onnx")) for g in ("encoder", "decoder")}
-    latent = sess["encoder"].run(None, {"image": img.transpose(2, 0, 1)[None].astype(np.float32) / 255})[0]
-    if level is not None:
-        latent[:, -1] = level / 255
-    y = sess["decoder"].run(None, {"latent": latent})[0][0]
-    return np.clip(np.rint(y * 255), 0, 255).astype(np.uint8).transpose(1, 2, 0)
-
-
 @pytest.mark.parametrize("sigma", [8.0, 25.0])
 def test_tiles_are_gated_like_the_whole_image(sigma: float) -> None:
     """One estimate on the whole image decides for every tile: the tiled answer is the whole-image run with
@@ -194,6 +183,6 @@ def test_tiles_are_gated_like_the_whole_image(sigma: float) -> None:
             r = c.post(f"/denoise?model={MODEL}", content=png(big), headers=IMG)
     assert r.status_code == 200, r.text
     tiled = np.asarray(read(r.content)).astype(int)
-    diff = np.abs(tiled - whole_image(big, hat if told else None))
+    diff = np.abs(tiled - denoise_whole(SHIPPED / MODEL, big, hat if told else None))
     assert diff.max() <= 1, f"tiles differ from the whole-image run by up to {diff.max()} levels"
     assert psnr(tiled.astype(np.uint8), big) < 99  # the model ran
