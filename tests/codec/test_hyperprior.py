@@ -23,7 +23,7 @@ from aecodec_training.models.hyperprior import HyperpriorCodec, HyperpriorConfig
 from aecodec_training.models.widen import widen
 from aecodec_training.realpath import codec_of, round_trip
 from aecodec_training.trainer import Trainer
-from aecodec_training.warm_start import load_init, trained_lambda
+from aecodec_training.warm_start import load_init, start_from, trained_lambda
 from aecodec_wire import unpack_any
 from aecodec_wire.errors import CorruptPayload
 from aecodec_wire.manifest import load
@@ -266,6 +266,21 @@ def test_init_from_a_model_folder_that_is_no_hyperprior_says_what_it_takes(tmp_p
         load_init(str(folder))
     with pytest.raises(FileNotFoundError, match="neither a run"):
         load_init(str(tmp_path))
+
+
+def test_init_takes_the_averaged_weights_when_the_run_kept_them() -> None:
+    """A run trained with ``--ema`` is continued from (and exported with) its average, not its last step."""
+    last, average = HyperpriorCodec(CONFIG), HyperpriorCodec(CONFIG)
+    init = {"model_name": "hyperprior-codec", "model_state": last.state_dict(), "ema_state": average.state_dict()}
+    model = HyperpriorCodec(CONFIG)
+
+    def holds(weights: HyperpriorCodec) -> bool:
+        return all(torch.equal(v, weights.state_dict()[k]) for k, v in model.state_dict().items())
+
+    start_from(model, "hyperprior-codec", init)
+    assert holds(average) and not holds(last)
+    start_from(model, "hyperprior-codec", {**init, "ema_state": None})  # a run without an average: its weights
+    assert holds(last)
 
 
 def test_widening_refuses_a_narrower_model() -> None:

@@ -58,15 +58,17 @@ def trained_lambda(description: str) -> float | None:
 
 
 def start_from(model: Autoencoder, name: str, init: dict[str, Any]) -> None:
-    """Give ``model`` (registered as ``name``) the weights of ``init``: loaded, or grown where they differ."""
+    """Give ``model`` (registered as ``name``) the weights of ``init`` (its averaged ones, when the run kept an
+    average, as export does): loaded, or grown where they differ."""
+    weights = init.get("ema_state") or init["model_state"]
     if init["model_name"] == name:
-        model.load_state_dict(init["model_state"])
+        model.load_state_dict(weights)
         return
     grow = getattr(model, "grow_from", None)
     if grow is None:
         raise ValueError(f"--init holds a {init['model_name']} run, not {name} (and {name} cannot grow from one)")
     trained = build_model(init["model_name"], **init["model_config"])
-    trained.load_state_dict(init["model_state"])
+    trained.load_state_dict(weights)
     lam = init["train_config"].get("task", {}).get("lam")
     if lam is None:
         raise ValueError(f"--init: the {init['model_name']} run does not say the lambda it was trained at")
