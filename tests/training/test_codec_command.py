@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from .helpers import fake_digits
 
-SHIPPED_IDS = {1, 2, 3, 4, 11, 12, 21, 22, 23, 24}
+SHIPPED_IDS = {1, 2, 3, 4, 11, 12, 21, 22, 23, 24, 25}
 
 
 def _png_folder(folder: Path, n: int = 40, size: int = 16) -> Path:

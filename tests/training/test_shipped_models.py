@@ -58,9 +58,10 @@ def test_loads_and_verifies(name: str) -> None:
     assert extra is None or extra in manifest.metrics
 
 
-def test_total_size_under_40_mb() -> None:
+def test_total_size_under_60_mb() -> None:
+    """Every shipped model together stays small enough to clone with the repository."""
     total = sum(p.stat().st_size for p in MODELS.rglob("*") if p.is_file()) if MODELS.is_dir() else 0
-    assert total < 40 * 2**20
+    assert total < 60 * 2**20
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -60,3 +60,38 @@ def test_manifest_figures_on_the_validation_photos(folder: Path) -> None:
     rt = round_trip(folder, manifest, crops)
     assert float(rt.psnr_db.mean()) == pytest.approx(manifest.metrics["psnr_db"], abs=0.02)
     assert float(rt.payload_bytes.mean()) == pytest.approx(manifest.metrics["bytes"], rel=0.002)
+
+
+VARIABLE_RATE = MODELS / "photo-codec-vr"
+needs_vr = pytest.mark.skipif(not (VARIABLE_RATE / "manifest.json").is_file(), reason="photo-codec-vr not shipped")
+
+
+@needs_vr
+def test_variable_rate_presets_rise_in_rate_and_quality_on_a_real_photograph() -> None:
+    """Every preset of the shipped variable-rate model codes the fixture photograph through encoder, payload
+    bytes and decoder; a higher quality spends more bytes for more PSNR, from under 0.5 bpp to above it."""
+    manifest = load(VARIABLE_RATE)  # raises if a content hash does not match
+    assert manifest.variable_rate is not None and manifest.variable_rate.levels >= 6
+    image = np.asarray(Image.open(FIXTURES / "denoise_photo.png").convert("RGB")).transpose(2, 0, 1)[None]
+    m = manifest.input.pad_multiple
+    pixels = np.pad(image, [(0, 0), (0, 0), (0, -image.shape[2] % m), (0, -image.shape[3] % m)], mode="edge")
+    trips = [round_trip(VARIABLE_RATE, manifest, pixels, quality=q) for q in (1, 4, 8)]
+    sizes = [int(rt.payload_bytes[0]) for rt in trips]
+    quality = [float(rt.psnr_db[0]) for rt in trips]
+    assert sizes == sorted(sizes) and quality == sorted(quality), (sizes, quality)
+    bpp = [8 * size / (pixels.shape[2] * pixels.shape[3]) for size in sizes]
+    assert bpp[0] < 0.5 < bpp[-1] and quality[-1] - quality[0] > 3
+
+
+@needs_vr
+@pytest.mark.skipif(not (SHARED_DATA / "photos-more").is_dir(), reason="the photo folders are not available")
+def test_variable_rate_manifest_figures_on_the_validation_photos() -> None:
+    from aecodec_training.datasets.photos import load_photo_dataset
+
+    manifest = load(VARIABLE_RATE)
+    folders = f"{SHARED_DATA / 'photos'},{SHARED_DATA / 'photos-more'}"  # as the model was trained and measured
+    crops = load_photo_dataset(Path(folders)).test_x
+    for q in (1, 8):
+        rt = round_trip(VARIABLE_RATE, manifest, crops, quality=q)
+        assert float(rt.psnr_db.mean()) == pytest.approx(manifest.metrics[f"q{q}_psnr_db"], abs=0.02)
+        assert float(rt.payload_bytes.mean()) == pytest.approx(manifest.metrics[f"q{q}_bytes"], rel=0.002)

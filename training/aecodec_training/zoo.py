@@ -7,15 +7,15 @@ all. The shipped manifests record the commands as they were run, some with earli
 options (the stand-alone denoiser and VAE loops, ``python -m aecodec_training.codec.train``).
 
 Wire ids (the byte a compact payload names its model by): the shipped levels use theirs below, 21-29 are
-kept for the photo codec levels (``hyperprior-codec``, ids 21-24), and levels trained by users
-(``aecodec-train codec``) get ids from 32 up. A level with ``shipped=False`` is a recipe whose model is not
-in models/; tests of the shipped models do not expect it.
+kept for the photo codec (the ``hyperprior-codec`` levels 21-24, the variable-rate ``photo-codec-vr`` 25),
+and levels trained by users (``aecodec-train codec``) get ids from 32 up. A level with ``shipped=False`` is a
+recipe whose model is not in models/; tests of the shipped models do not expect it.
 """
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 PHOTO_WIRE_IDS = range(21, 30)
@@ -34,6 +34,8 @@ class Stage:
     batch_size: int
     init: str = ""  # the stage (run name) whose trained weights this one starts from
     data_dirs: tuple[str, ...] = ()  # more data folders beside the level's (comma-joined into --data-dir)
+    model: str = ""  # the registered model this stage trains, where it is not the level's (a grown one)
+    threads: int = 1
     decoder_only: bool = False
     architecture: dict[str, Any] = field(default_factory=dict)  # hidden, latent, positional, size, ...
     settings: dict[str, Any] = field(default_factory=dict)  # epochs, flip, shift, k, ... beyond the recipe
@@ -46,7 +48,7 @@ class Stage:
             out += ["--minutes", f"{self.minutes:g}"]
         if self.eval_limit:
             out += ["--eval-limit", str(self.eval_limit)]
-        out += ["--threads", "1"]
+        out += ["--threads", str(self.threads)]
         if self.init:
             out += ["--init", f"runs/{self.init}"]
         if self.decoder_only:
@@ -108,6 +110,44 @@ def _high(name: str, wire_id: int, lam: float) -> Level:
 
 def _photo(name: str, wire_id: int, *stages: Stage) -> Level:
     return Level(name, wire_id, "photos", (_PHOTO_Q2, *stages), model="hyperprior-codec")
+
+
+# the variable-rate photo codec: photo-codec-q2's run grown into wider transforms with eight gain vectors
+# (training stops by wall clock; the first stage is where the long run's weights were taken for this stage)
+_VR = {"crop": 256, "precision": "bf16", "ema": 0.999, "checkpoint_minutes": 5}
+_PHOTO_VR = Level(
+    "photo-codec-vr",
+    25,
+    "photos",
+    (
+        replace(_PHOTO_Q2, model="hyperprior-codec"),
+        Stage(
+            "photo-codec-vr-grow",
+            None,
+            112.5,
+            2e-4,
+            4,
+            init="photo-codec-q2",
+            data_dirs=("data/photos-more",),
+            threads=2,
+            settings={**_VR, "decay_at": 0},
+            eval_limit=0,
+        ),
+        Stage(
+            "photo-codec-vr",
+            None,
+            70,
+            4e-5,
+            4,
+            init="photo-codec-vr-grow",
+            data_dirs=("data/photos-more",),
+            threads=2,
+            settings={**_VR, "schedule": "step", "decay_at": 0.5},
+            eval_limit=0,
+        ),
+    ),
+    model="gained-hyperprior-codec",
+)
 
 
 def _once(name: str, model: str, dataset: str, lr: float = 1e-3, batch_size: int = 64, **settings: Any) -> Level:
@@ -187,6 +227,7 @@ LEVELS: dict[str, Level] = {
         _photo("photo-codec-q2", 22),
         _high("photo-codec-q3", 23, 0.025),
         _high("photo-codec-q4", 24, 0.0483),
+        _PHOTO_VR,
         _once("mnist-ae", "mlp-reference", "mnist", epochs=20),
         _once("mnist-denoise", "mlp-denoise", "mnist", epochs=20),
         _once("mnist-sparse", "mlp-sparse", "mnist", epochs=20),
@@ -243,7 +284,7 @@ def commands(level: Level, data_dir: str | None = None) -> list[str]:
     lines = []
     for stage in level.stages:
         folders = ",".join((data, *stage.data_dirs))
-        argv = ["aecodec-train", "train", level.model, "--dataset", level.dataset, "--data-dir", folders]
+        argv = ["aecodec-train", "train", stage.model or level.model, "--dataset", level.dataset, "--data-dir", folders]
         lines.append(shlex.join([*argv, *level.data_flags, "--out", f"runs/{stage.run}", *stage.flags()]))
     last = level.stages[-1].run
     export = ["aecodec-train", "export", f"runs/{last}", f"models/{level.name}"]
