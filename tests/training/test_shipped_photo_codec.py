@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from aecodec_training.realpath import round_trip
 from aecodec_training.zoo import LEVELS
-from aecodec_wire.manifest import load
+from aecodec_wire.manifest import Manifest, load
 from PIL import Image
 
 from .helpers import FIXTURES, REPO, SHARED_DATA
@@ -34,15 +34,19 @@ def test_levels_verify_and_rise_in_rate_and_quality() -> None:
     assert bpp[0] < 0.2  # the lowest level is a low-rate one
 
 
+def _fixture_photograph(manifest: Manifest) -> np.ndarray:
+    """The fixture photograph (a real one, 160x120) as a (1, 3, H, W) batch, edge-padded as the service pads."""
+    image = np.asarray(Image.open(FIXTURES / "denoise_photo.png").convert("RGB")).transpose(2, 0, 1)[None]
+    m = manifest.input.pad_multiple
+    return np.pad(image, [(0, 0), (0, 0), (0, -image.shape[2] % m), (0, -image.shape[3] % m)], mode="edge")
+
+
 @needs_levels
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
 def test_a_real_photograph_round_trips_at_the_level_quality(folder: Path) -> None:
-    """The fixture photograph (a real one, 160x120) through encoder, payload bytes and decoder."""
+    """The fixture photograph through encoder, payload bytes and decoder."""
     manifest = load(folder)
-    image = np.asarray(Image.open(FIXTURES / "denoise_photo.png").convert("RGB")).transpose(2, 0, 1)[None]
-    m = manifest.input.pad_multiple  # edge-padded as the service pads
-    pad = [(0, 0), (0, 0), (0, -image.shape[2] % m), (0, -image.shape[3] % m)]
-    pixels = np.pad(image, pad, mode="edge")
+    pixels = _fixture_photograph(manifest)
     rt = round_trip(folder, manifest, pixels)
     assert rt.decoded.shape == pixels.shape
     bpp = rt.payload_bytes[0] * 8 / (pixels.shape[2] * pixels.shape[3])
@@ -72,9 +76,7 @@ def test_variable_rate_presets_rise_in_rate_and_quality_on_a_real_photograph() -
     bytes and decoder; a higher quality spends more bytes for more PSNR, from under 0.5 bpp to above it."""
     manifest = load(VARIABLE_RATE)  # raises if a content hash does not match
     assert manifest.variable_rate is not None and manifest.variable_rate.levels >= 6
-    image = np.asarray(Image.open(FIXTURES / "denoise_photo.png").convert("RGB")).transpose(2, 0, 1)[None]
-    m = manifest.input.pad_multiple
-    pixels = np.pad(image, [(0, 0), (0, 0), (0, -image.shape[2] % m), (0, -image.shape[3] % m)], mode="edge")
+    pixels = _fixture_photograph(manifest)
     trips = [round_trip(VARIABLE_RATE, manifest, pixels, quality=q) for q in (1, 4, 8)]
     sizes = [int(rt.payload_bytes[0]) for rt in trips]
     quality = [float(rt.psnr_db[0]) for rt in trips]
