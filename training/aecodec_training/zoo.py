@@ -112,8 +112,8 @@ def _photo(name: str, wire_id: int, *stages: Stage) -> Level:
     return Level(name, wire_id, "photos", (_PHOTO_Q2, *stages), model="hyperprior-codec")
 
 
-# the variable-rate photo codec: photo-codec-q2's run grown into wider transforms with eight gain vectors
-# (training stops by wall clock; the first stage is where the long run's weights were taken for this stage)
+# the variable-rate photo codec: photo-codec-q2's weights grown into wider transforms with eight gain vectors;
+# the grow stage is the first 112.5 training minutes of a longer run, whose weights there the low-lr stage took
 _VR = {"crop": 256, "precision": "bf16", "ema": 0.999, "checkpoint_minutes": 5}
 _PHOTO_VR = Level(
     "photo-codec-vr",
