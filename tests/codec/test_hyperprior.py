@@ -295,3 +295,29 @@ def test_gaussian_tables_cover_their_scale() -> None:
         assert lo == -((len(counts) - 1) // 2) and -lo >= min(6 * s, 1024)  # the values, then the escape
         assert counts[-1] == 1 or -lo == 1024  # the tails beyond +-6.2 sigma: the least a symbol can have
         assert abs(sum(counts) - (1 << tables.precision)) < len(counts)  # normalised up to rounding
+
+
+def test_z_prior_learns_faster_and_a_run_saved_before_keeps_its_adam_moments() -> None:
+    """z's prior has its own, higher learning rate; a checkpoint whose optimizer had one group for every
+    parameter resumes under the new groups with each parameter's moments where they were."""
+    from aecodec_training.models.hyperprior import Z_PRIOR_LR_FACTOR
+    from aecodec_training.trainer import regrouped
+
+    model = HyperpriorCodec(CONFIG)
+    groups = model.param_groups(1e-4)
+    assert [g["lr"] for g in groups] == [1e-4, pytest.approx(Z_PRIOR_LR_FACTOR * 1e-4)]
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.z_prior.parameters()}
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    old = torch.optim.Adam([{"params": trainable, "lr": 1e-4, "base_lr": 1e-4}])
+    for p in trainable:
+        p.grad = torch.randn_like(p)
+    old.step()
+    moments = {id(p): old.state[p]["exp_avg"].clone() for p in trainable}
+
+    new = torch.optim.Adam([{**g, "base_lr": g["lr"]} for g in groups])
+    new.load_state_dict(regrouped(old.state_dict(), new, model))
+    assert all(torch.equal(new.state[p]["exp_avg"], moments[id(p)]) for g in new.param_groups for p in g["params"])
+    assert new.param_groups[1]["lr"] == pytest.approx(Z_PRIOR_LR_FACTOR * new.param_groups[0]["lr"])
+    with pytest.raises(ValueError, match="another number of parameters"):
+        regrouped(old.state_dict(), torch.optim.Adam([{"params": trainable[:3], "base_lr": 1.0}]), model)

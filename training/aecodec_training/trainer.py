@@ -66,6 +66,32 @@ def step_generator(device: torch.device, *seeds: int) -> torch.Generator:
     return torch.Generator(device).manual_seed(int(np.random.SeedSequence(list(seeds)).generate_state(1)[0]))
 
 
+def regrouped(saved: dict[str, Any], optimizer: torch.optim.Optimizer, model: torch.nn.Module) -> dict[str, Any]:
+    """Adam's saved state for ``optimizer``'s parameter groups. A run saved under one group, before its model
+    gave some parameters a learning rate of their own (z's prior), keeps every parameter's moments: the saved
+    group listed the trainable parameters in the model's order, which the new groups only partition."""
+    groups = optimizer.param_groups
+    if [len(g["params"]) for g in saved["param_groups"]] == [len(g["params"]) for g in groups]:
+        return saved
+    if len(saved["param_groups"]) != 1:
+        raise ValueError("the run's optimizer has other parameter groups than this model's: resume it with --init")
+    current = [p for g in groups for p in g["params"]]
+    if len(saved["param_groups"][0]["params"]) != len(current):
+        raise ValueError("the run's optimizer holds another number of parameters than this model: use --init")
+    old_index = {id(p): i for i, p in enumerate(p for p in model.parameters() if p.requires_grad)}
+    state = {
+        new: saved["state"][old_index[id(p)]] for new, p in enumerate(current) if old_index[id(p)] in saved["state"]
+    }
+    base = saved["param_groups"][0]
+    new_groups, start = [], 0
+    for g in groups:
+        indices = list(range(start, start + len(g["params"])))
+        start += len(indices)
+        scale = g["base_lr"] / groups[0]["base_lr"]  # today's ratio between the groups, on the run's rates
+        new_groups.append({**base, "params": indices, "lr": base["lr"] * scale, "base_lr": base["base_lr"] * scale})
+    return {"state": state, "param_groups": new_groups}
+
+
 class Trainer:
     """Runs ``cfg``; call ``fit()``. Only rank 0 writes to ``cfg.run_dir``."""
 
@@ -137,7 +163,7 @@ class Trainer:
             raise ValueError(f"{self.cfg.run_dir} holds a {state['model_name']} run, not {self.cfg.model}")
         self.model.load_state_dict(state["model_state"])
         if state.get("optimizer") is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
+            self.optimizer.load_state_dict(regrouped(state["optimizer"], self.optimizer, self.model))
         self.epoch, self.step = state["epoch"], state.get("step", 0)
         self.seconds = state["seconds"]
         self.loss_sum = torch.tensor(float(state.get("loss_sum", 0.0)), device=self.ctx.device)

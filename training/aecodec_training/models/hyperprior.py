@@ -34,6 +34,8 @@ from .codec import GDN
 from .integer_hyper import FloatLayer, integerise
 from .prior import LIKELIHOOD_FLOOR, TABLE_PRECISION, FactorizedPrior
 
+Z_PRIOR_LR_FACTOR = 10.0  # z's prior: a few hundred parameters whose fit sets the side information's cost
+
 SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64  # CompressAI's defaults for GaussianConditional
 TAIL_SIGMAS = 6.2  # a table covers +-6.2 sigma (two-sided tail mass ~5.6e-10), as CompressAI's tail mass 1e-9
 MAX_HALF_WIDTH = 1024
@@ -150,6 +152,15 @@ class HyperpriorCodec(Autoencoder):
     @property
     def latent_shape(self) -> list[int | None]:
         return [self.config.latent, None, None]
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """z's prior learns at ``Z_PRIOR_LR_FACTOR`` times the transforms' rate: at the same rate, a prior that
+        starts fresh (a model grown from exported graphs, which do not hold it) stayed near its initial spread
+        for 11,000 steps and cost the variable-rate model 1.7 bits per side symbol where 0.4 would do."""
+        prior = [p for p in self.z_prior.parameters() if p.requires_grad]
+        ids = {id(p) for p in prior}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
+        return [{"params": rest, "lr": lr}] + ([{"params": prior, "lr": Z_PRIOR_LR_FACTOR * lr}] if prior else [])
 
     def architecture(self) -> str:
         cfg = self.config
