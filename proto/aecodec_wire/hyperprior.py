@@ -280,6 +280,14 @@ class HyperpriorCodec:
 
     def estimated_bits(self, latents: Latents, bits: int | None = None, *, quality: float | None = None) -> np.ndarray:
         """(N,) -sum log2 p of each image's z and y symbols under the integer tables (at ``quality``)."""
+        return np.asarray([side + main for side, main in self._estimated_parts(latents, quality)])
+
+    def estimated_side_bits(self, latents: Latents, *, quality: float | None = None) -> np.ndarray:
+        """(N,) the part of ``estimated_bits`` that codes z, the side information."""
+        return np.asarray([side for side, _ in self._estimated_parts(latents, quality)])
+
+    def _estimated_parts(self, latents: Latents, quality: float | None) -> list[tuple[float, float]]:
+        """(z bits, y bits) of each image."""
         if not isinstance(latents, Mapping):
             raise ValueError("a hyperprior codec needs the encoder's 'latent' and 'side' outputs")
         milli = self._milli(quality, None)
@@ -287,14 +295,15 @@ class HyperpriorCodec:
         out = []
         for y, z in zip(latents["latent"], latents[SIDE], strict=True):
             z_sym, y_sym, excess, index = self._symbols(y, z, milli)
-            total = -np.take_along_axis(z_logp, z_sym, axis=1).sum()
+            side = float(-np.take_along_axis(z_logp, z_sym, axis=1).sum())
+            total = 0.0
             for table, pos in self._groups(index):
                 counts = np.asarray(self._y_counts[table], dtype=np.float64)
                 total -= np.log2(counts[y_sym[pos]] / counts.sum()).sum()
             for e in excess[excess != 0]:
                 total += 1 + np.log2(ESCAPE_BITS + 1) + 8 * _excess_bytes(int(e))
-            out.append(total)
-        return np.asarray(out)
+            out.append((side, float(total)))
+        return out
 
     def decode(self, code: payload.Code, *, max_pixels: int | None = None) -> np.ndarray:
         """A CompactCode -> (1, M, h, w) float32 y_hat; fills in width, height, mode and latent_shape."""

@@ -173,6 +173,9 @@ def test_values_outside_their_tables_decode_exactly(exported: tuple[Path, list[s
     plain = codec.encode({"latent": inside, "side": z}, [(128, 128)], ["RGB"])[0]
     assert len(data) - len(plain) <= 4 * 6 + 4  # an escape costs a few bytes, not a table's worth
     assert codec.estimated_bits(latents)[0] / 8 == pytest.approx(len(data) - 14, abs=12)
+    side = codec.estimated_side_bits(latents)[0]  # z alone: its 2x2 positions of every channel, under its tables
+    z_only = codec.estimated_side_bits({"latent": inside, "side": z})[0]
+    assert 0 < side == z_only < codec.estimated_bits(latents)[0] - 20 * 8  # the escapes are y's bits, not z's
 
 
 def _old_run(folder: Path) -> dict:
