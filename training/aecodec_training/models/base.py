@@ -93,6 +93,14 @@ class Autoencoder(nn.Module):
         """Optimiser parameter groups (one, at ``lr``); models whose parts learn at other rates override it."""
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
 
+    def groups_with_faster(self, part: nn.Module, lr: float, factor: float) -> list[dict[str, Any]]:
+        """Two optimiser groups: every trainable parameter at ``lr`` except ``part``'s, at ``factor * lr`` (an
+        entropy model's prior, whose few parameters must follow the moving latent)."""
+        fast = [p for p in part.parameters() if p.requires_grad]
+        ids = {id(p) for p in fast}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
+        return [{"params": rest, "lr": lr}] + ([{"params": fast, "lr": factor * lr}] if fast else [])
+
     def graphs(self, x: torch.Tensor) -> list[Graph]:
         """The ONNX graphs the model is served as, with their inputs for images ``x``: encoder.onnx (image ->
         latent, and logvar for a VAE) and decoder.onnx (latent -> image). Models with more parts add graphs."""

@@ -167,11 +167,7 @@ class RDCodec(Autoencoder):
         return self.g_s(y_ste), bits
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
-        prior = [p for p in self.prior.parameters() if p.requires_grad]
-        ids = {id(p) for p in prior}
-        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
-        groups = [{"params": rest, "lr": lr}]
-        return groups + ([{"params": prior, "lr": PRIOR_LR_FACTOR * lr}] if prior else [])
+        return self.groups_with_faster(self.prior, lr, PRIOR_LR_FACTOR)
 
     def wire_fields(self) -> dict[str, Any]:
         offsets, minima, counts = self.prior.integer_tables()
