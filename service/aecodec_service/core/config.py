@@ -34,9 +34,9 @@ class Settings(BaseSettings):
 
     # onnxruntime: providers in order of preference; those not available here are skipped
     providers: CommaList = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    # the shipped models are tiny: one intra-op thread per run (no spinning pool competing with the event loop);
-    # raise it (0 = one per core) for big convolutional models on many cores
-    intra_op_threads: int = Field(default=1, ge=0)
+    # two threads per run (0 = one per core): a lone photograph's graphs use both cores of a 2-core box, and
+    # loaded, photographs and digits alike served as many requests as with one (benchmarks/intra_op_threads.py)
+    intra_op_threads: int = Field(default=2, ge=0)
     inter_op_threads: int = Field(default=1, ge=0)
     graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
     inference_threads: int = Field(default=2, ge=1)  # worker threads running sessions (one graph each at a time)
