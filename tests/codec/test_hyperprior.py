@@ -5,6 +5,7 @@ exported codec grown into the wider variable-rate one."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from unittest import mock
 
@@ -22,6 +23,7 @@ from aecodec_training.from_onnx import hyperprior_from_onnx
 from aecodec_training.models.hyperprior import HyperpriorCodec, HyperpriorConfig, gaussian_tables
 from aecodec_training.models.widen import widen
 from aecodec_training.realpath import codec_of, round_trip
+from aecodec_training.registry import build_model
 from aecodec_training.trainer import Trainer
 from aecodec_training.warm_start import load_init, start_from, trained_lambda
 from aecodec_wire import unpack_any
@@ -284,6 +286,38 @@ def test_init_takes_the_averaged_weights_when_the_run_kept_them() -> None:
     assert holds(average) and not holds(last)
     start_from(model, "hyperprior-codec", {**init, "ema_state": None})  # a run without an average: its weights
     assert holds(last)
+
+
+def test_a_variable_rate_codec_grows_new_levels_and_keeps_the_old_ones() -> None:
+    """``--init`` with other ``--lambdas``: every weight kept, a level at a trained lambda codes exactly as
+    before, a new one past the top starts from the top's gains scaled by sqrt(lambda / top), one between two
+    levels half-way (in log gain) between theirs."""
+    small = {"hidden": 16, "latent": 24, "side": 16}
+    trained = build_model("gained-hyperprior-codec", **small, lambdas=[0.0025, 0.01, 0.04])
+    with torch.no_grad():  # gains unlike their starting values, so that reading them off is tested
+        trained.log_gain_y.add_(0.1 * torch.randn_like(trained.log_gain_y))
+        trained.log_gain_z.add_(0.1 * torch.randn_like(trained.log_gain_z))
+    init = {
+        "model_name": "gained-hyperprior-codec",
+        "model_config": trained.config_dict(),
+        "model_state": trained.state_dict(),
+        "train_config": {"task": {}},
+    }
+    grown = build_model("gained-hyperprior-codec", **small, lambdas=[0.0025, 0.005, 0.01, 0.04, 0.16])
+    start_from(grown, "gained-hyperprior-codec", init)
+    x = torch.from_numpy(_photo(64, 64, 3)).permute(2, 0, 1)[None].float() / 255
+    trained.eval(), grown.eval()
+    with torch.no_grad():
+        for old, new in ((0, 0), (1, 2), (2, 3)):
+            want, _ = trained.compress_estimate_at(x, torch.tensor([float(old)]))
+            got, _ = grown.compress_estimate_at(x, torch.tensor([float(new)]))
+            assert torch.equal(got, want)
+        top = trained.log_gain_y[2] + 0.5 * math.log(4)
+        assert torch.allclose(grown.log_gain_y[4], top)
+        assert torch.allclose(grown.log_gain_z[1], (trained.log_gain_z[0] + trained.log_gain_z[1]) / 2)
+    with pytest.raises(ValueError, match="same transforms"):
+        wider = build_model("gained-hyperprior-codec", hidden=32, latent=24, side=16)
+        start_from(wider, "gained-hyperprior-codec", init)
 
 
 def test_widening_refuses_a_narrower_model() -> None:

@@ -1,9 +1,11 @@
 """What a run can start from (``--init``): a run folder's checkpoint, or a shipped model folder whose graphs are
 read back into PyTorch; and how the new model takes those weights: as they are when it is the same model, else
-grown into it by the new model's ``grow_from`` (a wider variable-rate codec from a fixed-rate one)."""
+grown into it by the new model's ``grow_from`` (a wider variable-rate codec from a fixed-rate one, or a
+variable-rate codec with more levels from one with fewer)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -61,18 +63,25 @@ def start_from(model: Autoencoder, name: str, init: dict[str, Any]) -> None:
     """Give ``model`` (registered as ``name``) the weights of ``init`` (its averaged ones, when the run kept an
     average, as export does): loaded, or grown where they differ."""
     weights = init.get("ema_state") or init["model_state"]
-    if init["model_name"] == name:
+    saved = init.get("model_config")
+    if init["model_name"] == name and (saved is None or _plain(saved) == _plain(model.config_dict())):
         model.load_state_dict(weights)
         return
     grow = getattr(model, "grow_from", None)
     if grow is None:
-        raise ValueError(f"--init holds a {init['model_name']} run, not {name} (and {name} cannot grow from one)")
-    trained = build_model(init["model_name"], **init["model_config"])
+        raise ValueError(
+            f"--init holds a {init['model_name']} run with {saved}, not {name} with "
+            f"{model.config_dict()} (and {name} cannot grow from one)"
+        )
+    trained = build_model(init["model_name"], **(saved or {}))
     trained.load_state_dict(weights)
     lam = init["train_config"].get("task", {}).get("lam")
-    if lam is None:
-        raise ValueError(f"--init: the {init['model_name']} run does not say the lambda it was trained at")
-    grow(trained, float(lam))
+    grow(trained, None if lam is None else float(lam))
+
+
+def _plain(config: dict[str, Any]) -> Any:
+    """A config as JSON would hold it (tuples as lists), so a saved one compares equal to a built one."""
+    return json.loads(json.dumps(config))
 
 
 def lineage(init: dict[str, Any] | None) -> dict[str, Any]:

@@ -69,6 +69,9 @@ def train(
     flip: Annotated[bool | None, Opt("--flip/--no-flip", help="augmentation: random horizontal flips")] = None,
     shift: Annotated[int | None, Opt(help="augmentation: random shift by up to N pixels")] = None,
     lam: Annotated[float | None, Opt(help="rate-distortion: loss = lam * 255^2 * MSE + bits")] = None,
+    lambdas: Annotated[
+        str | None, Opt(help="variable-rate codec: its levels' lambdas, comma-separated, ascending (default: model's)")
+    ] = None,
     decoder_only: Annotated[
         bool, Opt(help="rate-distortion: fine-tune the decoder alone (with --init); payloads stay the same")
     ] = False,
@@ -116,6 +119,7 @@ def train(
         "max_mult": max_mult,
         "positional": positional,
         "size": size,
+        "lambdas": [float(v) for v in lambdas.split(",")] if lambdas else None,
     }
     settings: dict[str, Any] = {
         "noise_sigma": noise_sigma,

@@ -21,7 +21,7 @@ a quarter).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -44,6 +44,23 @@ class GainedConfig(HyperpriorConfig):
     latent: int = 192
     side: int = 128
     lambdas: tuple[float, ...] = LAMBDAS
+
+
+def _gains_at(log_lams: torch.Tensor, log_gains: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+    """Log-gains (K, C) trained at ``log_lams`` (K,), read at other log lambdas ``at`` (L,): piecewise linear
+    in log lambda inside, and beyond the ends a slope of 1/2 (the quantiser step of a high-rate optimum goes
+    as lambda^-1/2) -> (L, C)."""
+    out = []
+    for v in at.tolist():
+        if v <= log_lams[0]:
+            out.append(log_gains[0] + 0.5 * (v - log_lams[0]))
+        elif v >= log_lams[-1]:
+            out.append(log_gains[-1] + 0.5 * (v - log_lams[-1]))
+        else:
+            k = int(torch.searchsorted(log_lams, torch.tensor(v)).item())
+            t = (v - log_lams[k - 1]) / (log_lams[k] - log_lams[k - 1])
+            out.append(log_gains[k - 1] * (1 - t) + log_gains[k] * t)
+    return torch.stack(out)
 
 
 def interpolate(table: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -79,17 +96,33 @@ class GainedHyperpriorCodec(HyperpriorCodec):
         self.log_gain_z = nn.Parameter(start[:, None].repeat(1, config.side))
         self.register_buffer("log_lambdas", log_lam, persistent=False)
 
-    def grow_from(self, trained: HyperpriorCodec, lam: float) -> None:
-        """Start from a trained fixed-rate hyperprior (``lam``: its lambda), widened into these transforms: the
-        level at ``lam`` (gains 1) decodes exactly as ``trained`` does, and every other level starts from its
-        quantiser step scaled by sqrt(lam / lambda)."""
-        if type(trained) is not HyperpriorCodec:
-            raise ValueError(f"grows from a fixed-rate HyperpriorCodec, not a {type(trained).__name__}")
+    def grow_from(self, trained: HyperpriorCodec, lam: float | None) -> None:
+        """Start from a trained codec. A fixed-rate hyperprior (``lam``: its lambda) is widened into these
+        transforms: the level at ``lam`` (gains 1) decodes exactly as ``trained`` does, and every other level
+        starts from its quantiser step scaled by sqrt(lam / lambda). A variable-rate one of the same width
+        with other levels keeps every weight; each level takes the gains ``trained`` has at its lambda (read
+        on its levels' curve over log lambda, extended past its ends at the high-rate slope of 1/2)."""
+        if isinstance(trained, GainedHyperpriorCodec):
+            self._take_levels(trained)
+            return
+        if type(trained) is not HyperpriorCodec or lam is None:
+            raise ValueError(f"grows from a fixed-rate HyperpriorCodec and its lambda, not a {type(trained).__name__}")
         widen(trained, self)
         with torch.no_grad():
             start = 0.5 * (self.log_lambdas - math.log(lam))
             self.log_gain_y.copy_(start[:, None].expand_as(self.log_gain_y))
             self.log_gain_z.copy_(start[:, None].expand_as(self.log_gain_z))
+
+    def _take_levels(self, trained: GainedHyperpriorCodec) -> None:
+        mine, theirs = asdict(self.config), asdict(trained.config)
+        if {k: v for k, v in mine.items() if k != "lambdas"} != {k: v for k, v in theirs.items() if k != "lambdas"}:
+            raise ValueError(f"grows new levels on the same transforms only: {theirs} -> {mine}")
+        weights = {k: v for k, v in trained.state_dict().items() if not k.startswith("log_gain_")}
+        missing, unexpected = self.load_state_dict(weights, strict=False)
+        assert sorted(missing) == ["log_gain_y", "log_gain_z"] and not unexpected, (missing, unexpected)
+        with torch.no_grad():
+            for name in ("log_gain_y", "log_gain_z"):
+                getattr(self, name).copy_(_gains_at(trained.log_lambdas, getattr(trained, name), self.log_lambdas))
 
     @property
     def levels(self) -> int:
