@@ -32,10 +32,10 @@ def codec_manifest(offsets: np.ndarray, minima: np.ndarray, counts: np.ndarray, 
     )
 
 
-def train_tiny_gained(root: Path, lambdas: list[float], minutes: float = 0.0) -> Path:
-    """Train a tiny ``gained-hyperprior-codec`` (N=16, M=24, Z=16) for one epoch (or ``minutes``) on synthetic
-    photographs written under ``root``; returns its run folder. (Imports inside: the wire tests import this
-    module where torch is blocked.)"""
+def train_tiny_gained(root: Path, lambdas: list[float]) -> Path:
+    """Train a tiny ``gained-hyperprior-codec`` (N=16, M=24, Z=16) for one whole epoch (by steps, not time: the
+    same model however loaded the CPU) on synthetic photographs written under ``root``; returns its run folder.
+    (Imports inside: the wire tests import this module where torch is blocked.)"""
     from aecodec_training.config import TrainConfig
     from aecodec_training.trainer import Trainer
     from PIL import Image
@@ -54,7 +54,6 @@ def train_tiny_gained(root: Path, lambdas: list[float], minutes: float = 0.0) ->
         data_dir=str(photos),
         out=str(root / "run"),
         epochs=1,
-        minutes=minutes,
         batch_size=8,
         threads=1,
         device="cpu",

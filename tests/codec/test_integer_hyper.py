@@ -62,7 +62,7 @@ def _png(pixels: np.ndarray) -> bytes:
 def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder: the exported tiny model (with hyper_decoder.onnx) and a copy sealed without it."""
     root = tmp_path_factory.mktemp("integer-hyper")
-    train_tiny_gained(root, LAMBDAS, minutes=0.1)  # a few seconds of steps: exactness, not quality
+    train_tiny_gained(root, LAMBDAS)  # one epoch of a tiny model: exactness, not quality (but a picture)
     served = root / "models"
     export_run(root / "run", served / NAME, NAME, wire_id=31)
     bare = served / BARE
