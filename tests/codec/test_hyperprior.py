@@ -20,6 +20,7 @@ from aecodec_training.config import TrainConfig
 from aecodec_training.datasets import load_dataset
 from aecodec_training.datasets.photos import EPOCH_CROPS, PATCH
 from aecodec_training.from_onnx import hyperprior_from_onnx
+from aecodec_training.models.gained import GainedHyperpriorCodec
 from aecodec_training.models.hyperprior import HyperpriorCodec, HyperpriorConfig, gaussian_tables
 from aecodec_training.models.widen import widen
 from aecodec_training.realpath import codec_of, round_trip
@@ -288,10 +289,10 @@ def test_init_takes_the_averaged_weights_when_the_run_kept_them() -> None:
     assert holds(last)
 
 
-def test_a_variable_rate_codec_grows_new_levels_and_keeps_the_old_ones() -> None:
-    """``--init`` with other ``--lambdas``: every weight kept, a level at a trained lambda codes exactly as
-    before, a new one past the top starts from the top's gains scaled by sqrt(lambda / top), one between two
-    levels half-way (in log gain) between theirs."""
+def test_a_variable_rate_codec_grows_new_levels_and_keeps_the_old_ones(photos: Path, tmp_path: Path) -> None:
+    """``--init RUN --lambdas ...`` of the same model: its architecture but these levels, every weight kept; a
+    level at a trained lambda codes exactly as before, a new one past the top starts from the top's gains scaled
+    by sqrt(lambda / top), one between two levels half-way (in log gain) between theirs."""
     small = {"hidden": 16, "latent": 24, "side": 16}
     trained = build_model("gained-hyperprior-codec", **small, lambdas=[0.0025, 0.01, 0.04])
     with torch.no_grad():  # gains unlike their starting values, so that reading them off is tested
@@ -301,10 +302,22 @@ def test_a_variable_rate_codec_grows_new_levels_and_keeps_the_old_ones() -> None
         "model_name": "gained-hyperprior-codec",
         "model_config": trained.config_dict(),
         "model_state": trained.state_dict(),
-        "train_config": {"task": {}},
+        "train_config": {"command": "aecodec-train train gained-hyperprior-codec", "task": {}},
+        "epoch": 3,
+        "seconds": 60.0,
     }
-    grown = build_model("gained-hyperprior-codec", **small, lambdas=[0.0025, 0.005, 0.01, 0.04, 0.16])
-    start_from(grown, "gained-hyperprior-codec", init)
+    save_checkpoint(tmp_path / "run", init)
+    cfg = TrainConfig(
+        model="gained-hyperprior-codec",
+        dataset="photos",
+        data_dir=str(photos),
+        init=str(tmp_path / "run"),
+        options={"lambdas": [0.0025, 0.005, 0.01, 0.04, 0.16]},
+        progress=False,
+    )
+    grown = Trainer(cfg, log=lambda _msg: None).model
+    assert isinstance(grown, GainedHyperpriorCodec)
+    assert grown.config.lambdas == (0.0025, 0.005, 0.01, 0.04, 0.16) and grown.config.hidden == 16
     x = torch.from_numpy(_photo(64, 64, 3)).permute(2, 0, 1)[None].float() / 255
     trained.eval(), grown.eval()
     with torch.no_grad():
