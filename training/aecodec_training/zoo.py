@@ -256,8 +256,8 @@ LEVELS: dict[str, Level] = {
             "denoise-any",
             None,
             "photos",
-            # the shipped weights: 152 steps into epoch 64 (144 training minutes; one thread, two for a while) of a
-            # run budgeted 720 minutes (its cosine schedule), stopped there
+            # the shipped weights: the end of epoch 106 (251 training minutes; one thread, two for a while) of a run
+            # budgeted 720 minutes (its cosine schedule), stopped there
             (
                 Stage(
                     "denoise-any",
@@ -265,7 +265,7 @@ LEVELS: dict[str, Level] = {
                     720,
                     3e-4,
                     8,
-                    settings={"epochs": 64, "precision": "bf16", "ema": 0.999},
+                    settings={"epochs": 106, "precision": "bf16", "ema": 0.999},
                     eval_limit=0,
                     data_dirs=("data/photos-more",),
                 ),
