@@ -105,9 +105,13 @@ class Trainer:
             torch.set_flush_denormal(True)  # tiny Adam/gradient values otherwise hit slow denormal maths
         init = load_init(cfg.init) if cfg.init else None
         same = init is not None and init["model_name"] == cfg.model
-        # the same model: the init's architecture, but for what this run sets (a variable-rate codec's --lambdas:
-        # grown into); another model (grown from it): this run's
-        options = {**init["model_config"], **cfg.options} if init is not None and same else dict(cfg.options)
+        # the same model: the init's architecture, but for the fields of it this run sets (a variable-rate codec's
+        # --lambdas: grown into); another model (grown from it): this run's
+        if init is not None and same:
+            saved = init["model_config"]
+            options = {**saved, **{k: v for k, v in cfg.options.items() if k in saved}}
+        else:
+            options = dict(cfg.options)
         follows_data = recipe(cfg.model).image_from_data and not same
         # the task needs the model's input range before the data (and so, for some models, the image) is known:
         # a stand-in of the model at a nominal image shape tells it

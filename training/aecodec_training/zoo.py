@@ -112,9 +112,13 @@ def _photo(name: str, wire_id: int, *stages: Stage) -> Level:
     return Level(name, wire_id, "photos", (_PHOTO_Q2, *stages), model="hyperprior-codec")
 
 
-# the variable-rate photo codec: photo-codec-q2's weights grown into wider transforms with eight gain vectors;
-# the grow stage is the first 112.5 training minutes of a longer run, whose weights there the low-lr stage took
+# the variable-rate photo codec: photo-codec-q2's weights grown into wider transforms with eight gain vectors and
+# trained 194 minutes at a constant learning rate; from its averaged weights 18 minutes at a fifth of it; then ten
+# levels (one new below, one above: their gains extrapolated from the trained ones) for two epochs of a 70-minute
+# budget, the rate at a fifth again from 35 minutes
 _VR = {"crop": 256, "precision": "bf16", "ema": 0.999, "checkpoint_minutes": 5}
+_VR_EIGHT = {"lambdas": "0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932"}
+_VR_PHOTOS = ("data/photos-more",)
 _PHOTO_VR = Level(
     "photo-codec-vr",
     25,
@@ -124,12 +128,26 @@ _PHOTO_VR = Level(
         Stage(
             "photo-codec-vr-grow",
             None,
-            112.5,
+            193.8,
             2e-4,
             4,
             init="photo-codec-q2",
-            data_dirs=("data/photos-more",),
+            data_dirs=_VR_PHOTOS,
             threads=2,
+            architecture=_VR_EIGHT,
+            settings={**_VR, "decay_at": 0},
+            eval_limit=0,
+        ),
+        Stage(
+            "photo-codec-vr-slow",
+            None,
+            18.2,
+            4e-5,
+            4,
+            init="photo-codec-vr-grow",
+            data_dirs=_VR_PHOTOS,
+            threads=2,
+            architecture=_VR_EIGHT,
             settings={**_VR, "decay_at": 0},
             eval_limit=0,
         ),
@@ -139,10 +157,10 @@ _PHOTO_VR = Level(
             70,
             4e-5,
             4,
-            init="photo-codec-vr-grow",
-            data_dirs=("data/photos-more",),
+            init="photo-codec-vr-slow",
+            data_dirs=_VR_PHOTOS,
             threads=2,
-            settings={**_VR, "schedule": "step", "decay_at": 0.5},
+            settings={**_VR, "schedule": "step", "decay_at": 0.5, "epochs": 2},
             eval_limit=0,
         ),
     ),

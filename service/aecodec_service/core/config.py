@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     # defaults when ?model= is omitted (None: the first loaded model of the right kind)
     default_model: str = "mnist-ae"  # /encode of a 28x28 grey image
     # /encode of any other image (if served; else the first any-size codec)
-    default_photo_model: str | None = "photo-codec-q2"
+    default_photo_model: str | None = "photo-codec-vr-q5"
     default_denoise_model: str | None = "denoise-any"  # the any-size denoiser (mnist-denoise: digits only)
     default_vae_model: str | None = None
 

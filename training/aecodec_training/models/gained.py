@@ -10,7 +10,8 @@ between the K trained levels, so one set of transforms serves every rate:
     x_hat = g_s(y_hat_q / g_y(q))
 
 Training draws one quality per image, uniformly over [0, K-1], and weighs its distortion by lambda(q),
-interpolated geometrically between ``LAMBDAS`` (CompressAI's MSE lambdas, extended down for 0.1 bpp).
+interpolated geometrically between ``LAMBDAS`` (CompressAI's MSE lambdas, extended down for 0.1 bpp and up
+for 1 bpp).
 The gains start at sqrt(lambda) (the quantiser step of a high-rate optimum scales as lambda^-1/2).
 
 The transforms run in bfloat16 under autocast where the trainer asks for it; the quantisation, the rates and
@@ -33,7 +34,7 @@ from .base import Graph
 from .hyperprior import SCALE_MIN, HyperpriorCodec, HyperpriorConfig
 from .widen import widen
 
-LAMBDAS = (0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932)
+LAMBDAS = (0.0005, 0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.16)
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,10 @@ class GainedHyperpriorCodec(HyperpriorCodec):
         if isinstance(trained, GainedHyperpriorCodec):
             self._take_levels(trained)
             return
-        if type(trained) is not HyperpriorCodec or lam is None:
-            raise ValueError(f"grows from a fixed-rate HyperpriorCodec and its lambda, not a {type(trained).__name__}")
+        if type(trained) is not HyperpriorCodec:
+            raise ValueError(f"grows from a fixed-rate HyperpriorCodec, not a {type(trained).__name__}")
+        if lam is None:
+            raise ValueError("--init: the fixed-rate run does not say the lambda it was trained at")
         widen(trained, self)
         with torch.no_grad():
             start = 0.5 * (self.log_lambdas - math.log(lam))
