@@ -118,51 +118,34 @@ def _photo(name: str, wire_id: int, *stages: Stage) -> Level:
 # budget, the rate at a fifth again from 35 minutes
 _VR = {"crop": 256, "precision": "bf16", "ema": 0.999, "checkpoint_minutes": 5}
 _VR_EIGHT = {"lambdas": "0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932"}
-_VR_PHOTOS = ("data/photos-more",)
+
+
+def _vr(run: str, minutes: float, lr: float, init: str, architecture: dict[str, Any], **settings: Any) -> Stage:
+    """A stage of the variable-rate photo codec: both photo folders, 4 crops of 256, two threads."""
+    return Stage(
+        run,
+        None,
+        minutes,
+        lr,
+        4,
+        init=init,
+        data_dirs=("data/photos-more",),
+        threads=2,
+        architecture=architecture,
+        settings={**_VR, **settings},
+        eval_limit=0,
+    )
+
+
 _PHOTO_VR = Level(
     "photo-codec-vr",
     25,
     "photos",
     (
         replace(_PHOTO_Q2, model="hyperprior-codec"),
-        Stage(
-            "photo-codec-vr-grow",
-            None,
-            193.8,
-            2e-4,
-            4,
-            init="photo-codec-q2",
-            data_dirs=_VR_PHOTOS,
-            threads=2,
-            architecture=_VR_EIGHT,
-            settings={**_VR, "decay_at": 0},
-            eval_limit=0,
-        ),
-        Stage(
-            "photo-codec-vr-slow",
-            None,
-            18.2,
-            4e-5,
-            4,
-            init="photo-codec-vr-grow",
-            data_dirs=_VR_PHOTOS,
-            threads=2,
-            architecture=_VR_EIGHT,
-            settings={**_VR, "decay_at": 0},
-            eval_limit=0,
-        ),
-        Stage(
-            "photo-codec-vr",
-            None,
-            70,
-            4e-5,
-            4,
-            init="photo-codec-vr-slow",
-            data_dirs=_VR_PHOTOS,
-            threads=2,
-            settings={**_VR, "schedule": "step", "decay_at": 0.5, "epochs": 2},
-            eval_limit=0,
-        ),
+        _vr("photo-codec-vr-grow", 193.8, 2e-4, "photo-codec-q2", _VR_EIGHT, decay_at=0),
+        _vr("photo-codec-vr-slow", 18.2, 4e-5, "photo-codec-vr-grow", _VR_EIGHT, decay_at=0),
+        _vr("photo-codec-vr", 70, 4e-5, "photo-codec-vr-slow", {}, schedule="step", decay_at=0.5, epochs=2),
     ),
     model="gained-hyperprior-codec",
 )
