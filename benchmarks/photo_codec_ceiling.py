@@ -2,6 +2,9 @@
 
     python benchmarks/photo_codec_ceiling.py --data-dir ../shared/data/photos --models models/photo-codec-q{1,2}
 
+A variable-rate model is measured at each of its presets; its unquantised path is one figure for all of them
+(the gains divide out before the decoder).
+
 For each level, on the 384x384 centres of the held-out photographs (the manifests' validation crops): the
 real path (ONNX encoder, wire codec, payload bytes, ONNX decoder; ``aecodec_training.realpath``) and the
 decoder run on the encoder's latent as it is, unquantised. The second is the most any rate can give this
@@ -34,16 +37,25 @@ def unquantised(folder: Path, pixels: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(out.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
 
 
-def measure(folder: Path, pixels: np.ndarray) -> dict[str, float | str]:
+def measure(folder: Path, pixels: np.ndarray) -> list[dict[str, float | str]]:
+    """One row per level: a fixed-rate model's one, or a variable-rate model's presets."""
     manifest = load(folder)
-    rt = round_trip(folder, manifest, pixels)
+    ceiling = float(np.mean(psnr_per_image(pixels, unquantised(folder, pixels))))
     pixels_per_image = pixels.shape[2] * pixels.shape[3]
-    return {
-        "model": manifest.name,
-        "bpp": float(np.mean(rt.payload_bytes) * 8 / pixels_per_image),
-        "psnr_db": float(np.mean(rt.psnr_db)),
-        "unquantised_psnr_db": float(np.mean(psnr_per_image(pixels, unquantised(folder, pixels)))),
-    }
+    rate = manifest.variable_rate
+    presets: list[int | None] = [None] if rate is None else list(range(1, rate.levels + 1))
+    rows: list[dict[str, float | str]] = []
+    for q in presets:
+        rt = round_trip(folder, manifest, pixels, quality=q)
+        rows.append(
+            {
+                "model": manifest.name if q is None else f"{manifest.name}-q{q}",
+                "bpp": float(np.mean(rt.payload_bytes) * 8 / pixels_per_image),
+                "psnr_db": float(np.mean(rt.psnr_db)),
+                "unquantised_psnr_db": ceiling,
+            }
+        )
+    return rows
 
 
 def main() -> None:
@@ -54,7 +66,7 @@ def main() -> None:
     args = ap.parse_args()
     photos = load_photos(args.data_dir)
     pixels = np.stack([centre_crop(img) for img in photos.val]).transpose(0, 3, 1, 2)
-    rows = [measure(folder, pixels) for folder in args.models]
+    rows = [row for folder in args.models for row in measure(folder, pixels)]
     lines = [
         f"Photo codec levels on the 384x384 centres of {len(pixels)} held-out photographs "
         f"({', '.join(photos.val_names)}).",
