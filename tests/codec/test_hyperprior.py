@@ -333,6 +333,13 @@ def test_a_variable_rate_codec_grows_new_levels_and_keeps_the_old_ones(photos: P
         start_from(wider, "gained-hyperprior-codec", init)
 
 
+@pytest.mark.parametrize("bad", ["0.01,abc", "0.01", "0.04,0.01", "0,0.01", "0.01,0.01"])
+def test_bad_lambdas_are_a_usage_error_before_training(tmp_path: Path, bad: str) -> None:
+    res = CliRunner().invoke(app, ["train", "gained-hyperprior-codec", "--lambdas", bad, "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "--lambdas" in res.output
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
 def test_widening_refuses_a_narrower_model() -> None:
     with pytest.raises(ValueError, match="narrower"):
         widen(HyperpriorCodec(HyperpriorConfig(hidden=32)), HyperpriorCodec(HyperpriorConfig(hidden=16)))

@@ -20,6 +20,19 @@ console = Console()
 Opt = typer.Option
 
 
+def _lambdas(text: str) -> list[float]:
+    """``--lambdas``: positive numbers, ascending (one level each), or a usage error that says so."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated numbers, not {text!r}", param_hint="--lambdas") from None
+    if len(values) < 2 or any(v <= 0 for v in values) or values != sorted(set(values)):
+        raise typer.BadParameter(
+            f"expected two or more positive lambdas in ascending order, not {text!r}", param_hint="--lambdas"
+        )
+    return values
+
+
 def _model_list() -> str:
     from ..registry import model_names, recipe
 
@@ -119,7 +132,7 @@ def train(
         "max_mult": max_mult,
         "positional": positional,
         "size": size,
-        "lambdas": [float(v) for v in lambdas.split(",")] if lambdas else None,
+        "lambdas": _lambdas(lambdas) if lambdas else None,
     }
     settings: dict[str, Any] = {
         "noise_sigma": noise_sigma,
