@@ -264,11 +264,30 @@ def test_a_shipped_codec_grows_into_a_wider_variable_rate_one_that_starts_where_
     assert trained_lambda(manifest.description) == 0.01
 
 
+def test_init_from_the_shipped_variable_rate_folder_continues_its_transforms_and_gains() -> None:
+    """A run whose folder is gone resumes from the shipped ``photo-codec-vr``: the same model, its gains and its
+    decoder's weights as the graphs hold them (the decoder gives what decoder.onnx gives)."""
+    folder = Path(__file__).resolve().parents[2] / "models" / "photo-codec-vr"
+    if not (folder / "manifest.json").is_file():
+        pytest.skip("photo-codec-vr is not shipped")
+    init = load_init(str(folder))
+    assert init["model_name"] == "gained-hyperprior-codec"
+    model = build_model(init["model_name"], **init["model_config"])
+    start_from(model, init["model_name"], init)
+    rate = load(folder, verify=False).variable_rate
+    assert rate is not None and torch.equal(model.log_gain_y, torch.tensor(rate.log_gain_y))
+    latent = torch.randn(1, 192, 4, 6, generator=torch.Generator().manual_seed(0)) * 3
+    with torch.no_grad():
+        mine = model.decode(latent).numpy()
+    served = onnx_io.session(folder / "decoder.onnx").run(None, {"latent": latent.numpy()})[0]
+    assert np.abs(mine - served).max() < 1e-3
+
+
 def test_init_from_a_model_folder_that_is_no_hyperprior_says_what_it_takes(tmp_path: Path) -> None:
     folder = Path(__file__).resolve().parents[2] / "models" / "mnist-ae"
     if not (folder / "manifest.json").is_file():
         pytest.skip("mnist-ae is not shipped")
-    with pytest.raises(ValueError, match=r"fixed-rate hyperprior codec .*'mlp-reference'.* the run folder"):
+    with pytest.raises(ValueError, match=r"holds a hyperprior codec .*'mlp-reference'.* the run folder"):
         load_init(str(folder))
     with pytest.raises(FileNotFoundError, match="neither a run"):
         load_init(str(tmp_path))

@@ -13,11 +13,12 @@ import torch
 from aecodec_wire.manifest import load
 from onnx import numpy_helper
 
+from .models.gained import GainedConfig, GainedHyperpriorCodec
 from .models.hyperprior import HyperpriorCodec, HyperpriorConfig
 from .nll import OnnxVAE
 from .registry import build_model
 
-_HYPERPRIOR = re.compile(r"^hyperprior-mean-scale-gdn-n(\d+)-m(\d+)-z(\d+)-(subpixel|transposed)$")
+_HYPERPRIOR = re.compile(r"^hyperprior-mean-scale-gdn-n(\d+)-m(\d+)-z(\d+)-(subpixel|transposed)(-gained\d+)?$")
 
 
 def torch_from_onnx(folder: Path) -> torch.nn.Module | None:
@@ -45,17 +46,26 @@ def torch_from_onnx(folder: Path) -> torch.nn.Module | None:
     return model if float(np.abs(want - got).max()) < 1e-4 else None
 
 
-def hyperprior_from_onnx(folder: Path) -> HyperpriorCodec:
-    """A fixed-rate hyperprior codec folder's transforms (g_a, h_a, g_s, h_s) as a ``HyperpriorCodec``, weights
-    as stored (float16 graphs read back as float32). z's prior is not in the graphs: it is left untrained, and
-    its tables are the manifest's ``prior``."""
+def hyperprior_from_onnx(folder: Path, variable_rate: bool = False) -> HyperpriorCodec:
+    """A hyperprior codec folder's transforms (g_a, h_a, g_s, h_s) as a ``HyperpriorCodec``, weights as stored
+    (float16 graphs read back as float32). z's prior is not in the graphs: it is left untrained, and its tables
+    are the manifest's ``prior``. A variable-rate folder is read only when ``variable_rate`` asks for one: a
+    ``GainedHyperpriorCodec`` with the manifest's gains."""
     manifest = load(folder, verify=False)
     found = _HYPERPRIOR.match(manifest.architecture)
-    if found is None:
-        raise ValueError(f"{folder}: architecture {manifest.architecture!r} is not a fixed-rate hyperprior codec")
-    n, m, z, upsample = found.groups()
-    model = HyperpriorCodec(HyperpriorConfig(hidden=int(n), latent=int(m), side=int(z), upsample=upsample))
+    rate = manifest.variable_rate
+    if found is None or (found[5] is not None or rate is not None) != variable_rate:
+        wanted = "a variable-rate" if variable_rate else "a fixed-rate"
+        raise ValueError(f"{folder}: architecture {manifest.architecture!r} is not {wanted} hyperprior codec")
+    n, m, z, upsample = int(found[1]), int(found[2]), int(found[3]), found[4]
     weights = {}
+    if rate is None:
+        model: HyperpriorCodec = HyperpriorCodec(HyperpriorConfig(hidden=n, latent=m, side=z, upsample=upsample))
+    else:
+        model = GainedHyperpriorCodec(
+            GainedConfig(hidden=n, latent=m, side=z, upsample=upsample, lambdas=tuple(rate.lambdas))
+        )
+        weights = {"log_gain_y": torch.tensor(rate.log_gain_y), "log_gain_z": torch.tensor(rate.log_gain_z)}
     for graph in ("encoder.onnx", "decoder.onnx", "hyper_decoder.onnx"):
         for init in onnx.load(str(folder / graph)).graph.initializer:
             name = init.name.removeprefix("model.").removesuffix(".f16")

@@ -33,18 +33,20 @@ def load_init(path: str) -> dict[str, Any]:
 
 
 def _shipped(folder: Path) -> dict[str, Any]:
-    """A shipped fixed-rate hyperprior codec as a checkpoint-like state (z's prior untrained: not in the graphs)."""
+    """A shipped hyperprior codec, fixed-rate or variable-rate, as a checkpoint-like state (z's prior untrained:
+    it is not in the graphs, and relearns quickly at its faster learning rate)."""
     manifest = load(folder, verify=False)
+    variable = manifest.variable_rate is not None
     try:
-        model = hyperprior_from_onnx(folder)
+        model = hyperprior_from_onnx(folder, variable_rate=variable)
     except ValueError as exc:
         raise ValueError(
-            f"--init {folder}: a model folder can start a run only when it holds a fixed-rate hyperprior codec "
+            f"--init {folder}: a model folder can start a run only when it holds a hyperprior codec "
             f"(this one is {manifest.architecture.partition(':')[0]!r}); give the run folder it was trained in"
         ) from exc
     training = manifest.training
     return {
-        "model_name": "hyperprior-codec",
+        "model_name": "gained-hyperprior-codec" if variable else "hyperprior-codec",
         "model_config": model.config_dict(),
         "model_state": model.state_dict(),
         "train_config": {"command": training.command, "task": {"lam": trained_lambda(manifest.description)}},
