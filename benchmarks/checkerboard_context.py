@@ -104,9 +104,10 @@ def bits(
     v = y_q - mu2_q
     y_hat2 = mu2_q + v + (torch.round(v) - v).detach()  # straight-through for the means
     gaussian = frozen.model.gaussian
-    before = -torch.log2(gaussian(y_hat, mu_q, sigma_q)).flatten(1).sum(1)
-    after = -torch.log2(gaussian(y_hat2, mu2_q, sigma2_q)) * (1 - anchors)
-    after = after.flatten(1).sum(1) - (torch.log2(gaussian(y_hat, mu_q, sigma_q)) * anchors).flatten(1).sum(1)
+    base = -torch.log2(gaussian(y_hat, mu_q, sigma_q))
+    context_bits = -torch.log2(gaussian(y_hat2, mu2_q, sigma2_q))
+    before = base.flatten(1).sum(1)
+    after = (base * anchors + context_bits * (1 - anchors)).flatten(1).sum(1)
     return before, after, y_hat / g_y, (y_hat * anchors + y_hat2 * (1 - anchors)) / g_y
 
 
