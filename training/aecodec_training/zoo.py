@@ -115,8 +115,8 @@ def _photo(name: str, wire_id: int, *stages: Stage) -> Level:
 # the variable-rate photo codec: photo-codec-q2's weights grown into wider transforms with eight gain vectors and
 # trained 194 minutes at a constant learning rate; from its averaged weights 18 minutes at a fifth of it; then ten
 # levels (one new below, one above: their gains extrapolated from the trained ones) for two epochs of a 70-minute
-# budget, the rate at a fifth again from 35 minutes; from those weights 167 minutes more at the full rate, and
-# 70 minutes at a fifth of it (a twenty-fifth from 35 minutes)
+# budget, the rate at a fifth again from 35 minutes; from those weights 276 minutes more at the full rate, and
+# 45 minutes at a fifth of it (a twenty-fifth from 22.5 minutes)
 _VR = {"crop": 256, "precision": "bf16", "ema": 0.999, "checkpoint_minutes": 5}
 _VR_EIGHT = {"lambdas": "0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932"}
 
@@ -147,8 +147,8 @@ _PHOTO_VR = Level(
         _vr("photo-codec-vr-grow", 193.8, 2e-4, "photo-codec-q2", _VR_EIGHT, decay_at=0),
         _vr("photo-codec-vr-slow", 18.2, 4e-5, "photo-codec-vr-grow", _VR_EIGHT, decay_at=0),
         _vr("photo-codec-vr-ten", 70, 4e-5, "photo-codec-vr-slow", {}, schedule="step", decay_at=0.5, epochs=2),
-        _vr("photo-codec-vr-long", 167.1, 2e-4, "photo-codec-vr-ten", {}, decay_at=0),
-        _vr("photo-codec-vr", 70, 4e-5, "photo-codec-vr-long", {}, schedule="step", decay_at=0.5),
+        _vr("photo-codec-vr-long", 276.2, 2e-4, "photo-codec-vr-ten", {}, decay_at=0),
+        _vr("photo-codec-vr", 45, 4e-5, "photo-codec-vr-long", {}, schedule="step", decay_at=0.5),
     ),
     model="gained-hyperprior-codec",
 )
@@ -260,8 +260,8 @@ LEVELS: dict[str, Level] = {
             "denoise-any",
             None,
             "photos",
-            # the shipped weights: epoch 214 (544 training minutes; one thread, two for a while) of a run
-            # budgeted 720 minutes (its cosine schedule), taken there while it goes on
+            # the shipped weights: epoch 276 (697 training minutes; one thread, two for a while) of a run
+            # budgeted 720 minutes (its cosine schedule), taken near its end
             (
                 Stage(
                     "denoise-any",
@@ -269,7 +269,7 @@ LEVELS: dict[str, Level] = {
                     720,
                     3e-4,
                     8,
-                    settings={"epochs": 214, "precision": "bf16", "ema": 0.999},
+                    settings={"epochs": 276, "precision": "bf16", "ema": 0.999},
                     eval_limit=0,
                     data_dirs=("data/photos-more",),
                 ),
