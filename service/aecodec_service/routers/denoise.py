@@ -23,7 +23,7 @@ SIGMA_PARAM = openapi_param(
     {"type": "number", "minimum": 0, "maximum": 255},
     "the noise level if known (standard deviation on 0-255 pixels); omitted: estimated from the image. "
     "Any-size denoisers only. A denoiser with a noise gate in its manifest returns an image whose level is below "
-    "the gate's threshold (denoise-any: 4.25) unchanged, without running the model",
+    "the gate's threshold (its `noise_gate.clean_below`) unchanged, without running the model",
 )
 _BODY = openapi.request_body(
     "One image file, or a batch: multipart parts named `files`, or an ImageBatch message",
