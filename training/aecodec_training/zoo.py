@@ -115,7 +115,7 @@ def _photo(name: str, wire_id: int, *stages: Stage) -> Level:
 # the variable-rate photo codec: photo-codec-q2's weights grown into wider transforms with eight gain vectors and
 # trained 194 minutes at a constant learning rate; from its averaged weights 18 minutes at a fifth of it; then ten
 # levels (one new below, one above: their gains extrapolated from the trained ones) for two epochs of a 70-minute
-# budget, the rate at a fifth again from 35 minutes; from those weights 276 minutes more at the full rate, and
+# budget, the rate at a fifth again from 35 minutes; from those weights 377 minutes more at the full rate, and
 # 45 minutes at a fifth of it (a twenty-fifth from 22.5 minutes)
 _VR = {"crop": 256, "precision": "bf16", "ema": 0.999, "checkpoint_minutes": 5}
 _VR_EIGHT = {"lambdas": "0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932"}
@@ -147,7 +147,7 @@ _PHOTO_VR = Level(
         _vr("photo-codec-vr-grow", 193.8, 2e-4, "photo-codec-q2", _VR_EIGHT, decay_at=0),
         _vr("photo-codec-vr-slow", 18.2, 4e-5, "photo-codec-vr-grow", _VR_EIGHT, decay_at=0),
         _vr("photo-codec-vr-ten", 70, 4e-5, "photo-codec-vr-slow", {}, schedule="step", decay_at=0.5, epochs=2),
-        _vr("photo-codec-vr-long", 276.2, 2e-4, "photo-codec-vr-ten", {}, decay_at=0),
+        _vr("photo-codec-vr-long", 376.9, 2e-4, "photo-codec-vr-ten", {}, decay_at=0),
         _vr("photo-codec-vr", 45, 4e-5, "photo-codec-vr-long", {}, schedule="step", decay_at=0.5),
     ),
     model="gained-hyperprior-codec",
