@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,24 @@ def test_a_moving_average_of_the_weights_is_kept_validated_exported_and_resumed(
     assert resumed is not None
     for k, v in averaged.items():
         torch.testing.assert_close(resumed["ema_state"][k], v, rtol=0, atol=0)
+
+
+def test_a_warmup_keeps_a_fine_tuned_model_where_it_was(mnist_dir: Path, tmp_path: Path) -> None:
+    """A fresh Adam moves every weight by about lr on its first steps, whatever its gradient: from trained weights
+    (``--init``) that knocks the model back; a learning rate rising over ``warmup_steps`` does not, and a resumed
+    run goes on along the same rise."""
+    trained = Trainer(config(mnist_dir, tmp_path / "trained", epochs=2), log=lambda _m: None)
+    before = trained.fit()["test_loss"]
+    steps = trained.task.steps_per_epoch
+    after, warmup = {}, 100 * steps
+    for rise in (0, warmup):
+        tune = config(mnist_dir, tmp_path / f"tune{rise}", epochs=1, lr=3e-2, init=str(tmp_path / "trained"))
+        tuner = Trainer(replace(tune, warmup_steps=rise), log=lambda _m: None)
+        after[rise] = tuner.fit()["test_loss"]
+    assert after[warmup] < before * 1.05 < after[0], (before, after)
+    assert tuner.optimizer.param_groups[0]["lr"] == pytest.approx(3e-2 * steps / warmup)  # its last step's
+    resumed = Trainer(
+        replace(tune, epochs=2, warmup_steps=warmup, out=str(tmp_path / f"tune{warmup}")), log=lambda _m: None
+    )
+    resumed.fit()
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(3e-2 * 2 * steps / warmup)

@@ -44,6 +44,7 @@ class TrainConfig:
     clip: float | None = None  # gradient-norm clip (0: none); with a clip, a non-finite step is skipped
     decay_at: float | None = None  # step schedule: share of the run (budget, else epochs) after which lr x0.2
     schedule: str | None = None  # step | cosine (down to 5 % of lr over the run)
+    warmup_steps: int = 0  # lr rises linearly from lr/N to lr over this run's first N steps (a fresh Adam)
     precision: str = "fp32"  # fp32 | bf16 (autocast of the forward pass; losses and rates stay float32)
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none); figures and export use it
     checkpoint_minutes: float = 5.0  # also checkpoint within an epoch this often (long epochs, long runs)

@@ -229,10 +229,13 @@ class Trainer:
         return min(1.0, (self.epoch + self.step / max(steps, 1)) / max(self.cfg.epochs, 1))
 
     def lr_factor(self, progress: float) -> float:
+        warmup = self.cfg.warmup_steps
+        done = self.epoch * self.task.steps_per_epoch + self.step  # this run's steps so far
+        rise = min(1.0, (done + 1) / warmup) if warmup > 0 else 1.0
         if self.cfg.schedule == "cosine":
-            return COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress))
+            return rise * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress)))
         decay_at = self.cfg.decay_at or 0.0
-        return DECAY_FACTOR if decay_at > 0 and progress >= decay_at else 1.0
+        return rise * (DECAY_FACTOR if decay_at > 0 and progress >= decay_at else 1.0)
 
     # -- the step ----------------------------------------------------------------------------------------------
     def train_step(self, batch: Any, gen: torch.Generator, at: At) -> torch.Tensor:

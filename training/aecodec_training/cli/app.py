@@ -68,6 +68,9 @@ def train(
     clip: Annotated[float | None, Opt(help="gradient-norm clip; skips non-finite steps (default: recipe)")] = None,
     schedule: Annotated[str | None, Opt(help="step (lr x0.2 at --decay-at) | cosine (default: recipe)")] = None,
     decay_at: Annotated[float | None, Opt(help="share of the run after which lr x0.2 (default: recipe)")] = None,
+    warmup_steps: Annotated[
+        int, Opt(help="lr rises linearly over this run's first N steps (fine-tuning with --init: a fresh Adam)")
+    ] = 0,
     checkpoint_minutes: Annotated[float, Opt(help="also checkpoint within an epoch this often")] = 5.0,
     ema: Annotated[
         float, Opt(help="keep a moving average of the weights with this decay (0: none); it is validated and exported")
@@ -174,6 +177,7 @@ def train(
         clip=clip,
         decay_at=decay_at,
         schedule=schedule,
+        warmup_steps=warmup_steps,
         precision=precision,
         checkpoint_minutes=checkpoint_minutes,
         ema=ema,
