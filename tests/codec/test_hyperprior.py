@@ -281,6 +281,15 @@ def test_init_from_the_shipped_variable_rate_folder_continues_its_transforms_and
         mine = model.decode(latent).numpy()
     served = onnx_io.session(folder / "decoder.onnx").run(None, {"latent": latent.numpy()})[0]
     assert np.abs(mine - served).max() < 1e-3
+    tables = load(folder, verify=False).prior  # z's prior, not in the graphs, codes as its tables do
+    assert tables is not None
+    offsets, counts = np.array(tables.offsets), np.array(tables.counts, dtype=np.float64)
+    assert np.abs(model.z_prior.offsets().detach().numpy() - offsets).max() < 1e-3
+    symbols = torch.from_numpy(np.array(tables.minima)[:, None] + np.arange(counts.shape[1]) + offsets[:, None])
+    p = counts / counts.sum(1, keepdims=True)
+    with torch.no_grad():
+        q = model.z_prior.likelihood(symbols[None].float())[0].double().numpy()
+    assert (p * np.log2(p / q)).sum(1).mean() < 0.01  # bits per symbol more than the tables spend
 
 
 def test_init_from_a_model_folder_that_is_no_hyperprior_says_what_it_takes(tmp_path: Path) -> None:

@@ -89,3 +89,19 @@ def test_refuses_the_older_nine_byte_header(tables: tuple[np.ndarray, np.ndarray
     with pytest.raises(CorruptPayload, match="older aecodec"):
         unpack_compact(old)
     assert unpack_compact(data).data  # the current layout still parses
+
+
+def test_a_prior_fitted_to_its_frozen_tables_gives_them_back(tables: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """A model read back from its graphs has no prior, only the manifest's tables: fitted to them, a fresh
+    prior codes as the one they were made from (a few thousandths of a bit per symbol apart at most)."""
+    offsets, minima, counts = tables
+    fresh = FactorizedPrior(8)
+    kl = fresh.fit_tables(offsets, minima, counts)
+    assert 0 <= kl < 1e-3
+    again_offsets, again_minima, again_counts = fresh.integer_tables()
+    assert np.abs(again_offsets - offsets).max() < 0.01
+    p, q = counts / counts.sum(1, keepdims=True), again_counts / again_counts.sum(1, keepdims=True)
+    shift = again_minima - minima  # the same symbols, where the tails' cut-off moved
+    common = [(c, k) for c in range(8) for k in range(counts.shape[1]) if 0 <= k - shift[c] < q.shape[1]]
+    big = [(c, k) for c, k in common if p[c, k] > 0.01]
+    assert big and all(abs(q[c, k - shift[c]] - p[c, k]) < 0.003 for c, k in big)

@@ -48,9 +48,9 @@ def torch_from_onnx(folder: Path) -> torch.nn.Module | None:
 
 def hyperprior_from_onnx(folder: Path, variable_rate: bool = False) -> HyperpriorCodec:
     """A hyperprior codec folder's transforms (g_a, h_a, g_s, h_s) as a ``HyperpriorCodec``, weights as stored
-    (float16 graphs read back as float32). z's prior is not in the graphs: it is left untrained, and its tables
-    are the manifest's ``prior``. A variable-rate folder is read only when ``variable_rate`` asks for one: a
-    ``GainedHyperpriorCodec`` with the manifest's gains."""
+    (float16 graphs read back as float32). z's prior is not in the graphs: it is fitted to the manifest's tables
+    (``prior``), which it then gives back to within a ten-thousandth of a bit per symbol. A variable-rate folder
+    is read only when ``variable_rate`` asks for one: a ``GainedHyperpriorCodec`` with the manifest's gains."""
     manifest = load(folder, verify=False)
     found = _HYPERPRIOR.match(manifest.architecture)
     rate = manifest.variable_rate
@@ -76,4 +76,7 @@ def hyperprior_from_onnx(folder: Path, variable_rate: bool = False) -> Hyperprio
     if missing:
         raise ValueError(f"{folder}: the graphs lack {missing[:3]}")
     model.load_state_dict({**state, **{k: weights[k] for k in transforms}})
+    prior = manifest.prior
+    if prior is not None:
+        model.z_prior.fit_tables(np.array(prior.offsets), np.array(prior.minima), np.array(prior.counts))
     return model.eval()

@@ -33,8 +33,8 @@ def load_init(path: str) -> dict[str, Any]:
 
 
 def _shipped(folder: Path) -> dict[str, Any]:
-    """A shipped hyperprior codec, fixed-rate or variable-rate, as a checkpoint-like state (z's prior untrained:
-    it is not in the graphs; it learns at ``Z_PRIOR_LR_FACTOR`` times the run's rate)."""
+    """A shipped hyperprior codec, fixed-rate or variable-rate, as a checkpoint-like state (z's prior, not in
+    the graphs, fitted to the manifest's tables)."""
     manifest = load(folder, verify=False)
     variable = manifest.variable_rate is not None
     try:
