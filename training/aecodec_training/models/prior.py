@@ -118,7 +118,7 @@ class FactorizedPrior(nn.Module):
         for _ in range(steps):  # Adam finds the shape, L-BFGS settles it
             loss()
             rough.step()
-        settle.step(loss)  # type: ignore[arg-type]
+        settle.step(loss)
         with torch.no_grad():
             entropy = -(target * target.clamp_min(1e-300).log2()).sum(1).mean()
             kl = float(-(target * bins().log2()).sum(1).mean() - entropy)
