@@ -214,3 +214,5 @@ def test_a_warmup_keeps_a_fine_tuned_model_where_it_was(mnist_dir: Path, tmp_pat
     )
     resumed.fit()
     assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(3e-2 * 2 * steps / warmup)
+    with pytest.raises(ValueError, match="warmup_steps must be a number of steps"):
+        replace(tune, warmup_steps=-1)
