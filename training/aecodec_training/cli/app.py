@@ -69,7 +69,7 @@ def train(
     schedule: Annotated[str | None, Opt(help="step (lr x0.2 at --decay-at) | cosine (default: recipe)")] = None,
     decay_at: Annotated[float | None, Opt(help="share of the run after which lr x0.2 (default: recipe)")] = None,
     warmup_steps: Annotated[
-        int, Opt(help="lr rises linearly over this run's first N steps (fine-tuning with --init: a fresh Adam)")
+        int, Opt(min=0, help="lr rises linearly over this run's first N steps (fine-tuning with --init: a fresh Adam)")
     ] = 0,
     checkpoint_minutes: Annotated[float, Opt(help="also checkpoint within an epoch this often")] = 5.0,
     ema: Annotated[
