@@ -7,8 +7,10 @@ against the float graph on the same latents.
 
 The payload does not change: the symbols come from the encoder and the tables from the hyper-synthesis; the
 decoder only turns the decoded latent into pixels, so it need not be bit-exact across machines. Variants:
-every convolution but GDN's (whose weights are computed in the graph), and the same without the first and
-the last convolution (the latent's values and the output pixels need more than 8 bits). Latents: the
+every convolution but GDN's (whose weights are computed in the graph); the same without the first and the
+last convolution (the latent's values and the output pixels need more than 8 bits); and one convolution
+alone (``--only``; by default g_s.4, at a quarter of the output's side, about half the decoder's
+multiply-adds). Latents: the
 encoder's, at each measured level of a variable-rate model (its gains from the manifest), of the held-out
 photographs (their top-left 768x512, or the centre 384x384 of a smaller one); calibration on four of them.
 Time: median seconds per image of the decoder alone, ``--threads`` intra-op threads.
@@ -47,8 +49,9 @@ def session(path: Path, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def quantised(decoder: Path, work: Path, calibration: list[np.ndarray], keep_ends: bool) -> Path:
-    """decoder.onnx with its convolutions in int8 (``keep_ends``: the first and last stay float)."""
+def quantised(decoder: Path, work: Path, calibration: list[np.ndarray], variant: str, only: str) -> Path:
+    """decoder.onnx with its convolutions in int8: every one (``all``), all but the first and last
+    (``ends-float``), or only the one whose node name contains ``only`` (``only``)."""
     folded = work / "folded.onnx"  # the float16 weights' casts folded into float32 initializers
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
@@ -57,7 +60,9 @@ def quantised(decoder: Path, work: Path, calibration: list[np.ndarray], keep_end
     prepared = work / "prepared.onnx"
     quant_pre_process(str(folded), str(prepared), skip_optimization=True)
     convs = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type == "Conv"]
-    out = work / f"int8-{'ends-float' if keep_ends else 'all'}.onnx"
+    out = work / f"int8-{variant}.onnx"
+    ends = [convs[0], convs[-1]] if variant == "ends-float" else []
+    chosen = [c for c in convs if only in c] if variant == "only" else []
     quantize_static(
         str(prepared),
         str(out),
@@ -67,7 +72,8 @@ def quantised(decoder: Path, work: Path, calibration: list[np.ndarray], keep_end
         weight_type=QuantType.QInt8,
         activation_type=QuantType.QUInt8,
         op_types_to_quantize=["Conv"],
-        nodes_to_exclude=[convs[0], convs[-1]] if keep_ends else [],
+        nodes_to_quantize=chosen,
+        nodes_to_exclude=ends,
     )
     return out
 
@@ -78,6 +84,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, action="append", required=True)
     ap.add_argument("--levels", type=int, nargs="+", default=[2, 5, 8], help="presets of a variable-rate model")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", default="g_s.4", help="the third variant's one int8 convolution")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     manifest = load(args.model, verify=False)
@@ -97,9 +104,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         calibration = [latent(img, level) for img in images[:4] for level in levels]
         graphs = {"float": args.model / DECODER_FILE}
-        for keep_ends in (False, True):
-            path = quantised(args.model / DECODER_FILE, Path(tmp), calibration, keep_ends)
-            graphs["int8, first and last float" if keep_ends else "int8"] = path
+        variants = {"all": "int8", "ends-float": "int8, first and last float", "only": f"int8, {args.only} only"}
+        for variant, name in variants.items():
+            graphs[name] = quantised(args.model / DECODER_FILE, Path(tmp), calibration, variant, args.only)
         sessions = {name: session(path, args.threads) for name, path in graphs.items()}
         for level in levels:
             latents = [latent(img, level) for img in images]
