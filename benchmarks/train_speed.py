@@ -3,11 +3,12 @@ per setting for the photo codec, the denoiser and the VAE, and whether bfloat16 
 rate-distortion figures.
 
     python benchmarks/train_speed.py --photos ../shared/data/photos --cifar ../shared/data/cifar-10 \
-        --mnist ../shared/data/mnist [--steps 8] [--accuracy-steps 150] [--init RUN] \
+        --mnist ../shared/data/mnist [--steps 8] [--accuracy-steps 150] [--init RUN] [--only TEXT] \
         [--json results/benchmarks/train_speed.json]
 
 Speed: each row builds the run a command would (real data, the model's task, its optimiser), times ``--steps``
-optimiser steps after two warm-up steps and reports the median seconds per step and image pixels per second.
+optimiser steps after two warm-up steps (a compiled row compiles in the first) and reports the median seconds
+per step and image pixels per second.
 "before" rows are the settings the shipped models were trained with (float32, one thread), "after" the
 defaults the recipes now name. Accuracy: from the same weights, the same batches are trained in float32 and
 in bfloat16 autocast for ``--accuracy-steps`` steps each; the validation figures (hard-rounded, float32) after
@@ -86,13 +87,26 @@ SPEED_ROWS: list[tuple[str, str, str, dict[str, Any]]] = [  # family, label, mod
     ),
     (
         "photo codec",
-        "after: N=128/M=192, bf16, 2 threads, 4 x 256",
+        "N=128/M=192, bf16, 2 threads, 4 x 256",
         "gained-hyperprior-codec",
         {"threads": 2, "batch_size": 4, "crop": 256, "precision": "bf16"},
+    ),
+    (
+        "photo codec",
+        "after: N=128/M=192, bf16, 2 threads, 4 x 256, compiled",
+        "gained-hyperprior-codec",
+        {"threads": 2, "batch_size": 4, "crop": 256, "precision": "bf16", "compile": True},
     ),
     ("denoiser", "before: width 32 depth 8, fp32, 1 thread, 16 x 64", "denoiser", {"threads": 1}),
     ("denoiser", "width 32 depth 8, fp32, 2 threads, 16 x 64", "denoiser", {"threads": 2}),
     ("denoiser", "after: width 32 depth 8, bf16, 2 threads, 16 x 64", "denoiser", {"threads": 2, "precision": "bf16"}),
+    ("denoiser", "after: U-Net (denoise-any's), bf16, 2 threads", "denoiser-unet", {"threads": 2, "precision": "bf16"}),
+    (
+        "denoiser",
+        "U-Net (denoise-any's), bf16, 2 threads, compiled",
+        "denoiser-unet",
+        {"threads": 2, "precision": "bf16", "compile": True},
+    ),
     ("VAE", "before: mlp-vae IWAE k=5, fp32, 1 thread, b100", "mlp-vae", {"threads": 1, "batch_size": 100}),
     ("VAE", "mlp-vae IWAE k=5, fp32, 2 threads, b100", "mlp-vae", {"threads": 2, "batch_size": 100}),
     (
@@ -108,7 +122,7 @@ VAE_TASK = {"k": 5, "binarize": True}
 
 
 def data_for(model: str, args: argparse.Namespace) -> dict[str, Any]:
-    if model == "denoiser":
+    if model.startswith("denoiser"):
         return {
             "dataset": "photos",
             "data_dir": str(args.photos),
@@ -122,6 +136,8 @@ def data_for(model: str, args: argparse.Namespace) -> dict[str, Any]:
 def speed(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
     rows = []
     for family, label, model, settings in SPEED_ROWS:
+        if args.only and args.only not in label:
+            continue
         t = trainer(model, data_for(model, args), out / model, **settings)
         s = seconds_per_step(t, args.steps)
         pixels = pixels_of(t.task.batch(0, 0, t.model))
@@ -168,6 +184,7 @@ def main() -> None:
     ap.add_argument("--photos", type=Path, default=ROOT / "data" / "photos")
     ap.add_argument("--cifar", type=Path, default=ROOT / "data" / "cifar-10")
     ap.add_argument("--mnist", type=Path, default=ROOT / "data" / "mnist")
+    ap.add_argument("--only", help="time only the settings whose label contains this text")
     ap.add_argument("--steps", type=int, default=8, help="timed steps per setting (after two warm-up steps)")
     ap.add_argument("--accuracy-steps", type=int, default=150, help="0: skip the bf16 accuracy comparison")
     ap.add_argument("--init", type=Path, help="accuracy: start from this gained-hyperprior-codec run's weights")

@@ -46,6 +46,7 @@ class TrainConfig:
     schedule: str | None = None  # step | cosine (down to 5 % of lr over the run)
     warmup_steps: int = 0  # lr rises linearly from lr/N to lr over this run's first N steps (a fresh Adam)
     precision: str = "fp32"  # fp32 | bf16 (autocast of the forward pass; losses and rates stay float32)
+    compile: bool = False  # torch.compile the training forward (inductor: needs a C++ compiler; ~30 s to start)
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none); figures and export use it
     checkpoint_minutes: float = 5.0  # also checkpoint within an epoch this often (long epochs, long runs)
     init: str = ""  # run folder whose trained weights (and architecture) this run starts from

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -138,6 +138,9 @@ class Trainer:
         self.net: torch.nn.Module = self.model
         if self.ctx.enabled and any(p.requires_grad for p in self.model.parameters()):
             self.net = DistributedDataParallel(self.model)
+        if cfg.compile:  # the training step only: validation and export run self.model, eager, at any size
+            torch._dynamo.config.suppress_errors = True  # a graph inductor fails on runs eager (logged), not a crash
+            self.net = cast(torch.nn.Module, torch.compile(self.net, dynamic=False))
         self.epoch = 0  # epochs finished
         self.step = 0  # steps finished in the current epoch
         self.seconds = 0.0  # training seconds so far (validation excluded)

@@ -61,6 +61,10 @@ def train(
     precision: Annotated[
         str, Opt(help="fp32 | bf16 (autocast of the forward pass; rates and losses in fp32)")
     ] = "fp32",
+    compile_: Annotated[
+        bool,
+        Opt("--compile/--no-compile", help="torch.compile the training step (needs a C++ compiler; ~30 s to start)"),
+    ] = False,
     download: Annotated[bool, Opt(help="download official files first (md5-checked)")] = False,
     resume: Annotated[bool, Opt("--resume/--fresh", help="continue from the run folder's checkpoint")] = True,
     progress: Annotated[bool, Opt(help="show a progress bar")] = True,
@@ -179,6 +183,7 @@ def train(
         schedule=schedule,
         warmup_steps=warmup_steps,
         precision=precision,
+        compile=compile_,
         checkpoint_minutes=checkpoint_minutes,
         ema=ema,
         init=str(init) if init else "",
@@ -193,6 +198,7 @@ def train(
             console.print(
                 f"{ctx.world} process(es) on {ctx.device}, {trainer.task.name} task, "
                 f"{trainer.task.steps_per_epoch} steps per epoch, {torch.get_num_threads()} threads, {cfg.precision}"
+                + (", compiled" if cfg.compile else "")
             )
         final = trainer.fit()
         if trainer.stopped:
