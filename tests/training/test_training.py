@@ -216,3 +216,16 @@ def test_a_warmup_keeps_a_fine_tuned_model_where_it_was(mnist_dir: Path, tmp_pat
     assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(3e-2 * 2 * steps / warmup)
     with pytest.raises(ValueError, match="warmup_steps must be a number of steps"):
         replace(tune, warmup_steps=-1)
+
+
+def test_a_run_resumed_with_another_lr_trains_at_that_lr_from_its_moments(mnist_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    Trainer(config(mnist_dir, out, epochs=1, lr=1e-3), log=lambda _m: None).fit()
+    saved = load_checkpoint(out)
+    lines: list[str] = []
+    resumed = Trainer(config(mnist_dir, out, epochs=2, lr=2e-4), log=lines.append)
+    assert [g["base_lr"] for g in resumed.optimizer.param_groups] == [2e-4]
+    assert resumed.optimizer.state_dict()["state"][0]["exp_avg"].equal(saved["optimizer"]["state"][0]["exp_avg"])  # type: ignore[index]
+    assert any("learning rate 0.001 -> 0.0002" in line for line in lines)
+    resumed.fit()
+    assert load_checkpoint(out)["optimizer"]["param_groups"][0]["base_lr"] == 2e-4  # type: ignore[index]

@@ -171,7 +171,13 @@ class Trainer:
             raise ValueError(f"{self.cfg.run_dir} holds a {state['model_name']} run, not {self.cfg.model}")
         self.model.load_state_dict(state["model_state"])
         if state.get("optimizer") is not None:
+            commanded = [g["base_lr"] for g in self.optimizer.param_groups]
             self.optimizer.load_state_dict(regrouped(state["optimizer"], self.optimizer, self.model))
+            saved = [g["base_lr"] for g in self.optimizer.param_groups]
+            if saved != commanded:  # Adam's moments carry on; the learning rate is the command's (--lr)
+                for g, lr in zip(self.optimizer.param_groups, commanded, strict=True):
+                    g["base_lr"] = lr
+                self.log(f"learning rate {saved[0]:g} -> {commanded[0]:g} (--lr), Adam's moments kept")
         self.epoch, self.step = state["epoch"], state.get("step", 0)
         self.seconds = state["seconds"]
         self.loss_sum = torch.tensor(float(state.get("loss_sum", 0.0)), device=self.ctx.device)
