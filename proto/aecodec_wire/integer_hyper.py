@@ -49,6 +49,8 @@ from .manifest import INTEGER_HYPER_FILE, IntegerHyper, Manifest, PriorTables
 FLOAT_EXACT = 1 << 53  # integers below this are exact in float64, and so is every sum of them that stays below
 INT64_LIMIT = 1 << 63
 STRIP_VALUES = 1 << 22  # im2col values per strip of output rows (32 MiB of float64): memory stays bounded
+LOOKUP_LIMIT = 1 << 22  # buckets of the log-scale lookup (LevelLookup): 8 MiB at most
+THRESHOLD_LIMIT = 1 << 62
 NPY_HEADER = 4096  # room for an .npy member's header beyond its data
 _DECIMAL = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
 
@@ -135,7 +137,7 @@ class IntegerHyperSynthesis:
         thresholds = arrays["thresholds"].astype(np.int64)
         if np.any(np.diff(thresholds) < 0):
             raise ValueError(f"{INTEGER_HYPER_FILE}: the thresholds must ascend")
-        self._thresholds = thresholds
+        self._levels = LevelLookup(thresholds)
         self._input_limit = (input_extent(manifest.prior) + 1) << spec.input_fraction  # bounds |round(z_hat_q * 2**f)|
         rate = manifest.variable_rate
         if rate is not None:  # the largest 2**gain_fraction / g_z times the largest input must stay in int64
@@ -209,11 +211,43 @@ class IntegerHyperSynthesis:
         """The network's output -> (M*h*w,) Gaussian table index of each element, raised by a variable-rate
         model's ``log_offsets``."""
         raw = out[self.latent :].reshape(self.latent, -1)
-        level = self.spec.log_min + np.searchsorted(self._thresholds, raw, side="right")
+        level = self.spec.log_min + self._levels.count(raw)
         if offsets is not None:
             level = level + offsets[:, None]
         index = -((-level) >> self.spec.log_step_bits)  # ceil(level / 2**log_step_bits)
         return np.clip(index, 0, self.tables - 1).reshape(-1)
+
+
+class LevelLookup:
+    """#{thresholds <= r} for every r of an array, exactly, in a few array passes rather than a binary search
+    per element (np.searchsorted: 14 ms for a 768x512 photograph's 300k scales; this: a fifth of that).
+
+    r falls in a bucket of width 2**shift no wider than the smallest gap between distinct thresholds, so a
+    bucket holds at most one distinct threshold: the count is the count at the bucket's start, plus that
+    threshold's multiplicity when r reaches it."""
+
+    def __init__(self, thresholds: np.ndarray) -> None:
+        distinct, runs = np.unique(thresholds, return_counts=True)
+        if len(distinct) == 0 or _magnitude(distinct) > THRESHOLD_LIMIT:
+            raise ValueError(f"{INTEGER_HYPER_FILE}: thresholds must be given, within +-2**62")
+        gap = int(np.diff(distinct).min()) if len(distinct) > 1 else 1
+        self.shift = gap.bit_length() - 1  # 2**shift <= gap
+        self.base, self.top = int(distinct[0]) - 1, int(distinct[-1])  # below base: count 0; from top: all
+        buckets = ((self.top - self.base) >> self.shift) + 1
+        if buckets > LOOKUP_LIMIT:
+            raise ValueError(f"{INTEGER_HYPER_FILE}: thresholds too dense for a lookup of {LOOKUP_LIMIT} buckets")
+        starts = self.base + (np.arange(buckets, dtype=np.int64) << self.shift)
+        index_type = np.min_scalar_type(len(distinct))
+        self._first = np.searchsorted(distinct, starts, side="right").astype(index_type)  # first distinct > start
+        self._next = np.append(distinct, np.iinfo(np.int64).max)
+        self._below = np.concatenate([[0], np.cumsum(runs)])  # thresholds below distinct[k]
+
+    def count(self, r: np.ndarray) -> np.ndarray:
+        """#{thresholds <= r} elementwise, int64 (the same as np.searchsorted(thresholds, r, side="right"))."""
+        r = np.clip(r, self.base, self.top)
+        k = self._first[(r - self.base) >> self.shift].astype(np.int64)
+        k += r >= self._next[k]
+        return self._below[k]
 
 
 def _integers(dtype: np.dtype) -> bool:

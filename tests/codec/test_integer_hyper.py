@@ -310,6 +310,27 @@ def _round_trips(running: Running, models: Path, image: np.ndarray) -> None:
         assert bad.status_code == 422
 
 
+def test_the_level_lookup_counts_exactly_as_a_binary_search() -> None:
+    """LevelLookup replaces np.searchsorted for the table index: the same count at every threshold, one
+    either side, far outside and at random, with repeated thresholds, a single one and wide gaps."""
+    rng = np.random.default_rng(5)
+    cases = [
+        np.array([5, 5, 5, 9, 9, 100]),
+        np.array([0]),
+        np.array([-(1 << 20), 3, 4, 4, 4, 1 << 20]),  # gaps of 1 and of 2**20: buckets of one
+        np.sort(rng.integers(-(10**6), 10**6, 500)),
+    ]
+    for thresholds in cases:
+        lookup = integer_hyper.LevelLookup(thresholds)
+        near = (thresholds[:, None] + np.arange(-2, 3)).reshape(-1)
+        probe = np.concatenate([near, rng.integers(-(1 << 41), 1 << 41, 10_000), [-(1 << 62), 1 << 62]])
+        assert np.array_equal(lookup.count(probe), np.searchsorted(thresholds, probe, side="right"))
+    with pytest.raises(ValueError, match="too dense"):  # gaps of one over 2**30: a lookup too large to build
+        integer_hyper.LevelLookup(np.array([0, 1, 1 << 30]))
+    with pytest.raises(ValueError, match="within"):
+        integer_hyper.LevelLookup(np.array([np.iinfo(np.int64).min, 0]))
+
+
 def test_a_network_that_does_not_match_its_manifest_is_refused(folder: Path, tmp_path: Path) -> None:
     manifest = load(folder)
     spec = manifest.integer_hyper

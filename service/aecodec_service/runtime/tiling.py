@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TILE_PX = 512  # core tile side in image pixels: peak memory follows (TILE_PX + 2 * HALO_PX) ** 2
+TILE_PX = 576  # least core tile side in image pixels: a 768x512 photograph (fewer pixels than 640x640) runs whole
+CORE_HALOS = 4  # and a core at least this many halos wide: halos add at most (1 + 2/4)**2 = 2.25x a core's area
 HALO_PX = 32  # least context on each side; a model whose graphs see farther gets its measured reach
 PROBE_CELLS = 9  # first side of the probe input (in cells) that measures a graph's reach; odd: a centre cell
 
