@@ -118,7 +118,7 @@ def _photo(name: str, wire_id: int, *stages: Stage) -> Level:
 # budget, the rate at a fifth again from 35 minutes; from those weights 377 minutes more at the full rate, and
 # 45 minutes at a fifth of it (a twenty-fifth from 22.5 minutes); from those (read back from the model folder
 # they were shipped in, z's prior fitted to its tables) 264.6 minutes at the full rate, warmed up over 500 steps
-# (compiled from 197 minutes on), then resumed at half the rate to 371.8 minutes; from those, 35 at a fifth of
+# (compiled from 197 minutes on), then resumed at half the rate to 486.5 minutes; from those, 35 at a fifth of
 # the full rate (a twenty-fifth from 17.5, warmed up over 200)
 _VR = {"crop": 256, "precision": "bf16", "ema": 0.999, "checkpoint_minutes": 5}
 _VR_EIGHT = {"lambdas": "0.0009,0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932"}
@@ -160,7 +160,7 @@ _PHOTO_VR = Level(
         _vr("photo-codec-vr-long", 376.9, 2e-4, "photo-codec-vr-ten", {}, decay_at=0),
         _vr("photo-codec-vr-long-slow", 45, 4e-5, "photo-codec-vr-long", {}, schedule="step", decay_at=0.5),
         _more(264.6, 2e-4),
-        _more(371.8, 1e-4),  # the same run resumed (same folder) at half the rate, to 371.8 minutes in all
+        _more(486.5, 1e-4),  # the same run resumed (same folder) at half the rate, to 486.5 minutes in all
         _vr(
             "photo-codec-vr",
             35,
