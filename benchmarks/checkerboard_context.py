@@ -28,6 +28,7 @@ from aecodec_training.datasets.photos import PhotoDataset, load_photos
 from aecodec_training.from_onnx import hyperprior_from_onnx
 from aecodec_training.models.gained import GainedHyperpriorCodec
 from aecodec_training.models.hyperprior import SCALE_MIN
+from aecodec_training.optim import gradient_step
 from aecodec_wire.manifest import load
 from aecodec_wire.quality import psnr_per_image
 from torch import nn
@@ -168,8 +169,7 @@ def main() -> None:
         _, after, _, _ = bits(context, frozen, y[pick], z[pick], level)
         loss = after.mean() / CROP**2
         optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
+        gradient_step(loss, optimiser)
         steps += 1
     rows = evaluate(context, frozen, val_y, val_z, data.test_x)
     print("| quality | y bpp | with context | saved | PSNR dB | with context |\n|---:|---:|---:|---:|---:|---:|")

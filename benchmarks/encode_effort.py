@@ -26,6 +26,7 @@ import torch
 from aecodec_training.datasets.photos import centre_crop, load_photos
 from aecodec_training.from_onnx import hyperprior_from_onnx
 from aecodec_training.models.hyperprior import HyperpriorCodec
+from aecodec_training.optim import gradient_step
 from aecodec_training.realpath import round_trip
 from aecodec_training.warm_start import trained_lambda
 from aecodec_wire.manifest import load
@@ -96,8 +97,7 @@ def main() -> None:
         mse = (model.g_s(y_ste) - x).pow(2).flatten(1).mean(1)
         loss = (lam * PIXEL_SCALE * mse + bits / (h * w)).sum()
         opt.zero_grad()
-        loss.backward()
-        opt.step()
+        gradient_step(loss, opt)
         seconds += time.process_time() - begin
     result = {"model": str(args.model), "lambda": lam, "images": n, "side": h, "lr": args.lr, "rows": rows}
     if args.json:

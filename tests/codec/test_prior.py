@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from aecodec_training.from_onnx import fit_prior_to_tables
 from aecodec_training.models import FactorizedPrior
 from aecodec_wire.errors import CorruptPayload
 from aecodec_wire.payload import is_compact, unpack_compact
@@ -96,7 +97,7 @@ def test_a_prior_fitted_to_its_frozen_tables_gives_them_back(tables: tuple[np.nd
     prior codes as the one they were made from (a few thousandths of a bit per symbol apart at most)."""
     offsets, minima, counts = tables
     fresh = FactorizedPrior(8)
-    kl = fresh.fit_tables(offsets, minima, counts)
+    kl = fit_prior_to_tables(fresh, offsets, minima, counts)
     assert 0 <= kl < 1e-3
     again_offsets, again_minima, again_counts = fresh.integer_tables()
     assert np.abs(again_offsets - offsets).max() < 0.01

@@ -1,9 +1,11 @@
 """PyTorch models rebuilt from their exported graphs: a VAE (for the test NLL, which samples many times), and a
-shipped hyperprior codec's transforms (to convert its hyper-synthesis to integers without its checkpoint)."""
+shipped hyperprior codec's transforms and z's prior fitted to its tables (to convert its hyper-synthesis to integers
+without its checkpoint, or to start a run from it)."""
 
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from pathlib import Path
 
@@ -15,7 +17,9 @@ from onnx import numpy_helper
 
 from .models.gained import GainedConfig, GainedHyperpriorCodec
 from .models.hyperprior import HyperpriorCodec, HyperpriorConfig
+from .models.prior import FactorizedPrior
 from .nll import OnnxVAE
+from .optim import minimise
 from .registry import build_model
 
 _HYPERPRIOR = re.compile(r"^hyperprior-mean-scale-gdn-n(\d+)-m(\d+)-z(\d+)-(subpixel|transposed)(-gained\d+)?$")
@@ -78,5 +82,29 @@ def hyperprior_from_onnx(folder: Path, variable_rate: bool = False) -> Hyperprio
     model.load_state_dict({**state, **{k: weights[k] for k in transforms}})
     prior = manifest.prior
     if prior is not None:
-        model.z_prior.fit_tables(np.array(prior.offsets), np.array(prior.minima), np.array(prior.counts))
+        fit_prior_to_tables(model.z_prior, np.array(prior.offsets), np.array(prior.minima), np.array(prior.counts))
     return model.eval()
+
+
+def fit_prior_to_tables(
+    prior: FactorizedPrior, offsets: np.ndarray, minima: np.ndarray, counts: np.ndarray, steps: int = 500
+) -> float:
+    """Fit a prior's mixtures to frozen integer tables (``FactorizedPrior.integer_tables``'s output), so that a
+    model rebuilt from its exported graphs, which hold no prior, starts from the prior its tables were made from:
+    the bins' cross-entropy, the offsets held where the tables put them, in float64 (float32 sigmoids cannot
+    resolve the tails). Returns the mean KL left, in bits per symbol."""
+    fitted = copy.deepcopy(prior).double()
+    fitted.start_at_tables(offsets, minima, counts)
+    m = torch.from_numpy(np.asarray(offsets, dtype=np.float64))
+    minimise(
+        fitted.parameters(),
+        lambda: fitted.table_bits(offsets, minima, counts) + 100 * ((fitted.offsets() - m) ** 2).sum(),
+        steps,
+    )
+    seen = np.maximum(np.asarray(counts, dtype=np.float64) - 1, 0)
+    target = seen / seen.sum(1, keepdims=True)
+    entropy = -(target * np.log2(np.where(target > 0, target, 1))).sum(1).mean()
+    with torch.no_grad():
+        kl = float(fitted.table_bits(offsets, minima, counts)) - entropy
+        prior.load_state_dict({k: v.float() for k, v in fitted.state_dict().items()})
+    return kl

@@ -1,13 +1,13 @@
 """The one training loop. Every model trains here; what differs between families is its task (``tasks/``).
 
-The trainer owns the step (forward under the run's precision, backward, gradient clipping that skips
-non-finite steps, Adam), the learning-rate schedule, the wall-clock budget, checkpoints and resume, DDP under
-torchrun and the device. Batches are addressed by (epoch, step) and every step's noise comes from a generator
-seeded by (seed, rank, epoch, step), so a run stopped anywhere (a checkpoint is written at every epoch's end
-and every ``checkpoint_minutes`` within one) resumes exactly where it was: weights, optimiser, schedule, data
-order. ``minutes`` is a budget of training seconds; a larger one extends a finished run. SIGTERM or Ctrl-C
-ends a single-process run at the next step's end with a checkpoint there; a step during which the process was
-suspended (SIGSTOP / SIGCONT, Ctrl-Z) does not count its pause against the budget.
+The trainer owns the step (forward under the run's precision, then ``optim.gradient_step``: backward, gradient
+clipping that skips non-finite steps, Adam), the learning-rate schedule, the wall-clock budget, checkpoints and
+resume, DDP under torchrun and the device. Batches are addressed by (epoch, step) and every step's noise comes from
+a generator seeded by (seed, rank, epoch, step), so a run stopped anywhere (a checkpoint is written at every epoch's
+end and every ``checkpoint_minutes`` within one) resumes exactly where it was: weights, optimiser, schedule, data
+order. ``minutes`` is a budget of training seconds; a larger one extends a finished run. SIGTERM or Ctrl-C ends a
+single-process run at the next step's end with a checkpoint there; a step during which the process was suspended
+(SIGSTOP / SIGCONT, Ctrl-Z) does not count its pause against the budget.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .checkpoint import METRICS, load_checkpoint, save_checkpoint, write_json
 from .config import TrainConfig
 from .legacy import upgrade
 from .models import Autoencoder
+from .optim import gradient_step
 from .registry import build_model, make_task, recipe, resolve
 from .tasks import At, Task
 from .warm_start import lineage, load_init, start_from
@@ -248,7 +249,7 @@ class Trainer:
 
     # -- the step ----------------------------------------------------------------------------------------------
     def train_step(self, batch: Any, gen: torch.Generator, at: At) -> torch.Tensor:
-        """One optimiser step on ``batch``; the loss (detached). The only backward pass of the package."""
+        """One optimiser step on ``batch``; the loss (detached)."""
         factor = self.lr_factor(at.progress)
         for group in self.optimizer.param_groups:
             group["lr"] = group.get("base_lr", group["lr"]) * factor
@@ -256,15 +257,9 @@ class Trainer:
         with torch.autocast(self.ctx.device.type, torch.bfloat16, enabled=self.cfg.precision == "bf16"):
             loss = self.task.loss(self.net, self.model, batch, gen, at)
         loss = loss.float()
-        loss.backward()
-        clip = self.cfg.clip or 0.0
-        if clip > 0:
-            # GDN's divisive normalisation can blow up on a bad step (seen on CIFAR at lr 2e-3): clip, and
-            # skip a step whose loss or gradient is not finite instead of writing NaN into the weights
-            norm = torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], clip)
-            if not (torch.isfinite(loss) and torch.isfinite(norm)):
-                return loss.detach()
-        self.optimizer.step()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not gradient_step(loss, self.optimizer, clip=self.cfg.clip or 0.0, params=params):
+            return loss.detach()
         if self.ema is not None:
             self.ema.update_parameters(self.model)
         return loss.detach()

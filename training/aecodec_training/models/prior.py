@@ -85,42 +85,32 @@ class FactorizedPrior(nn.Module):
         counts = np.maximum(1, np.round(probs * (1 << TABLE_PRECISION))).astype(np.int64)
         return m.numpy(), minima, counts
 
-    def fit_tables(self, offsets: np.ndarray, minima: np.ndarray, counts: np.ndarray, steps: int = 500) -> float:
-        """Fit the mixtures to frozen integer tables (``integer_tables``'s output), so that a model rebuilt from
-        its exported graphs, which hold no prior, starts from the prior its tables were made from: the bins'
-        cross-entropy, the offsets held where the tables put them. Returns the mean KL left, in bits per symbol."""
-        m = torch.from_numpy(np.asarray(offsets, dtype=np.float64))
-        target = torch.from_numpy(np.maximum(np.asarray(counts, dtype=np.float64) - 1, 0))  # the floor of 1 off
-        target = target / target.sum(1, keepdim=True)
-        edges = torch.from_numpy(np.asarray(minima, dtype=np.float64))[:, None] + torch.arange(counts.shape[1])
-        edges = edges + m[:, None]
-        prior = copy.deepcopy(self).double()
-        with torch.no_grad():  # start each channel at its table's mean and spread
-            mean = (target * edges).sum(1)
-            spread = ((target * (edges - mean[:, None]) ** 2).sum(1) + 1 / 12).sqrt()
-            prior.means.copy_(mean[:, None] + spread[:, None] * torch.linspace(-0.5, 0.5, prior.means.shape[1]))
-            prior.log_scales.copy_((0.55 * spread).log()[:, None].expand_as(prior.log_scales))
-        rough = torch.optim.Adam(prior.parameters(), lr=0.02)
-        settle = torch.optim.LBFGS(prior.parameters(), max_iter=steps, line_search_fn="strong_wolfe")
+    def table_bits(self, offsets: np.ndarray, minima: np.ndarray, counts: np.ndarray) -> torch.Tensor:
+        """Bits per symbol of frozen integer tables' distribution (``integer_tables``'s output, the counts'
+        floor of one count per bin taken off) under this prior's bins, tails folded as the tables fold
+        them: differentiable, so a prior can be fitted to tables (``from_onnx.fit_prior_to_tables``)."""
+        target = self._table_distribution(counts)
+        edges = self._table_edges(offsets, minima, counts.shape[1])
+        upper, lower = self.cdf(edges[None] + 0.5)[0], self.cdf(edges[None] - 0.5)[0]
+        upper = torch.cat([upper[:, :-1], torch.ones_like(upper[:, -1:])], 1)
+        lower = torch.cat([torch.zeros_like(lower[:, :1]), lower[:, 1:]], 1)
+        return -(target * (upper - lower).clamp_min(LIKELIHOOD_FLOOR).log2()).sum(1).mean()
 
-        def bins() -> torch.Tensor:
-            upper, lower = prior.cdf(edges[None] + 0.5)[0], prior.cdf(edges[None] - 0.5)[0]
-            upper = torch.cat([upper[:, :-1], torch.ones_like(upper[:, -1:])], 1)  # tails folded, as the tables
-            lower = torch.cat([torch.zeros_like(lower[:, :1]), lower[:, 1:]], 1)
-            return (upper - lower).clamp_min(LIKELIHOOD_FLOOR)
+    @torch.no_grad()
+    def start_at_tables(self, offsets: np.ndarray, minima: np.ndarray, counts: np.ndarray) -> None:
+        """Spread each channel's mixture around its table's mean and standard deviation: where a fit starts."""
+        target = self._table_distribution(counts)
+        edges = self._table_edges(offsets, minima, counts.shape[1])
+        mean = (target * edges).sum(1)
+        spread = ((target * (edges - mean[:, None]) ** 2).sum(1) + 1 / 12).sqrt()
+        self.means.copy_(mean[:, None] + spread[:, None] * torch.linspace(-0.5, 0.5, self.means.shape[1]))
+        self.log_scales.copy_((0.55 * spread).log()[:, None].expand_as(self.log_scales))
 
-        def loss() -> torch.Tensor:
-            settle.zero_grad()
-            value = -(target * bins().log2()).sum(1).mean() + 100 * ((prior.offsets() - m) ** 2).sum()
-            value.backward()
-            return value
+    def _table_distribution(self, counts: np.ndarray) -> torch.Tensor:
+        seen = torch.from_numpy(np.maximum(np.asarray(counts, dtype=np.float64) - 1, 0))
+        return (seen / seen.sum(1, keepdim=True)).to(self.means.dtype)
 
-        for _ in range(steps):  # Adam finds the shape, L-BFGS settles it
-            loss()
-            rough.step()
-        settle.step(loss)
-        with torch.no_grad():
-            entropy = -(target * target.clamp_min(1e-300).log2()).sum(1).mean()
-            kl = float(-(target * bins().log2()).sum(1).mean() - entropy)
-            self.load_state_dict({k: v.float() for k, v in prior.state_dict().items()})
-        return kl
+    def _table_edges(self, offsets: np.ndarray, minima: np.ndarray, width: int) -> torch.Tensor:
+        """The values the tables' symbols stand for (symbol + offset, as ``integer_tables`` makes them)."""
+        sym = torch.from_numpy(np.asarray(minima, dtype=np.float64))[:, None] + torch.arange(width)
+        return (sym + torch.from_numpy(np.asarray(offsets, dtype=np.float64))[:, None]).to(self.means.dtype)
