@@ -134,6 +134,7 @@ class Trainer:
         for g in groups:
             g["base_lr"] = g["lr"]
         self.optimizer = torch.optim.Adam(groups, lr=cfg.lr, fused=True)  # fused: fastest on CPU and CUDA
+        self.trained = [p for p in self.model.parameters() if p.requires_grad]  # what clipping clips
         # the average of the weights along the run (small-batch steps are noisy): validated and exported
         self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema > 0 else None
         self.net: torch.nn.Module = self.model
@@ -257,8 +258,7 @@ class Trainer:
         with torch.autocast(self.ctx.device.type, torch.bfloat16, enabled=self.cfg.precision == "bf16"):
             loss = self.task.loss(self.net, self.model, batch, gen, at)
         loss = loss.float()
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        if not gradient_step(loss, self.optimizer, clip=self.cfg.clip or 0.0, params=params):
+        if not gradient_step(loss, self.optimizer, clip=self.cfg.clip or 0.0, params=self.trained):
             return loss.detach()
         if self.ema is not None:
             self.ema.update_parameters(self.model)
