@@ -169,8 +169,6 @@ def test_compare_chooses_the_model_encode_would(web_server: Running) -> None:
 
 
 def test_a_sideways_tagged_photo_is_compared_upright_with_its_profile(web_server: Running) -> None:
-    if not (SHIPPED / "photo-codec-q2" / "manifest.json").is_file():
-        pytest.skip("photo-codec-q2 is not shipped")
     upright = photo(128, 96)
     body = sideways_jpeg(upright, 6, icc_profile=display_p3())
     with web_server.client() as c:
@@ -184,8 +182,6 @@ def test_a_sideways_tagged_photo_is_compared_upright_with_its_profile(web_server
 
 
 def test_transparency_is_carried_by_the_payload_and_by_webp_not_jpeg(web_server: Running) -> None:
-    if not (SHIPPED / "photo-codec-q2" / "manifest.json").is_file():
-        pytest.skip("photo-codec-q2 is not shipped")
     rgba = soft_edged_rgba(120, 80)
     with web_server.client() as c:
         doc = c.post("/compare?formats=jpeg,webp", content=png(rgba), headers=IMG).json()

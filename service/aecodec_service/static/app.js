@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const MAX_PSNR = 100; // the project's PSNR cap: an exact copy gets 100 dB (service/aecodec_service/runtime/quality.py)
+const MAX_PSNR = 100; // the project's PSNR cap: an exact copy gets 100 dB (aecodec_wire.quality)
 const state = { models: [], image: null, clean: null, patch: null, payloadUrls: [] };
 
 // ---- API: bearer key from the field (never stored), errors as their problem detail ----
