@@ -12,7 +12,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 
-# Serving needs no torch: the wire package and the service (onnxruntime, FastAPI, Pillow, numpy, protobuf).
+# Serving needs no torch: the wire package and the service (onnxruntime, onnx, FastAPI, Pillow, numpy, protobuf).
 install-serve: $(PY)
 	$(PIP) -e ./proto -e ./service
 

@@ -7,15 +7,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from aecodec_service.core.config import Settings
 from aecodec_service.runtime import graphs
+from aecodec_service.runtime.encoder_split import cut_encoder
 from aecodec_service.runtime.graphs import tile_geometry
 from aecodec_service.runtime.pipeline import Pipeline
 from aecodec_service.runtime.sessions import load_model
 from aecodec_service.runtime.tiling import measure_reach, needs_tiles, run_tiled, spans
 from aecodec_wire import payload as wire
 from aecodec_wire.v1 import payload_pb2 as pb
+from onnx import TensorProto, helper
 
 from .conftest import SHIPPED, Running
 from .helpers import png, read
@@ -77,14 +80,11 @@ def test_measured_reach_is_the_receptive_field() -> None:
     assert measure_reach(lambda a: box(box(a, 9)[0], 9), 1, 1, 1.0, max_elements=12) == 5  # no larger: capped
 
 
-PHOTO = ([p.name for p in sorted(SHIPPED.glob("photo-codec-*"))] or ["photo-codec-q1"])[0]  # a hyperprior codec
-
-
-@pytest.mark.parametrize("name", ["cifar-conv", "cifar-codec-q1", PHOTO])
+@pytest.mark.parametrize("name", ["cifar-conv", "cifar-codec-q1", "photo-codec-q1", "photo-codec-vr"])
 def test_tiled_graphs_equal_whole_image_graphs(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hyperprior codec's encoder runs large images in its two parts, the analysis in tiles with its own shorter
+    halo and the hyper-analysis over the whole latent: the same latent and side latent as the whole graph."""
     folder = SHIPPED / name
-    if not (folder / "manifest.json").is_file():
-        pytest.skip(f"{name} is not shipped")
     monkeypatch.setattr(graphs, "CORE_HALOS", 0)  # cores of a few cells, whatever the halo: the most seams
     settings = Settings(model_dir=SHIPPED, providers=["CPUExecutionProvider"], intra_op_threads=1)
     with ThreadPoolExecutor(1) as pool:
@@ -101,6 +101,9 @@ def test_tiled_graphs_equal_whole_image_graphs(name: str, monkeypatch: pytest.Mo
         x = np.clip(0.5 + 0.3 * smooth + rng.normal(0, 0.05, smooth.shape), 0, 1).astype(np.float32)[None]
         enc = tile_geometry(rt, "encoder", tiled.tile_px, tiled.halo_px)
         assert enc is not None and needs_tiles(x, *enc)  # not a vacuous comparison
+        if name.startswith("photo-codec"):
+            analysis = tile_geometry(rt, "analysis", tiled.tile_px, tiled.halo_px)
+            assert rt.split is not None and analysis is not None and analysis[2] < enc[2]
 
         async def both(graph: str, inp: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
             return (await whole.run_graph(rt, graph, [inp]))[0], (await tiled.run_graph(rt, graph, [inp]))[0]
@@ -162,3 +165,24 @@ def test_memory_returns_near_its_baseline_after_a_2048_pixel_image(shipped_serve
         # before tiles: +734 MB that stayed; now about +100 MB (arena and allocator caches)
         assert after - baseline < 300, (baseline, after)
         assert c.get("/healthz").status_code == 200
+
+
+def test_an_encoder_whose_side_output_needs_the_image_is_not_cut(tmp_path: Path) -> None:
+    """The cut is only where the side latent is a function of the latent alone; otherwise the encoder runs whole."""
+
+    def graph(side_inputs: list[str]) -> Path:
+        io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 1, 4, 4]) for n in ("image", "latent", "side")]
+        nodes = [
+            helper.make_node("Relu", ["image"], ["latent"]),
+            helper.make_node("Add" if len(side_inputs) == 2 else "Neg", side_inputs, ["side"]),
+        ]
+        path = tmp_path / f"encoder-{len(side_inputs)}.onnx"
+        onnx.save(helper.make_model(helper.make_graph(nodes, "encoder", io[:1], io[1:])), path)
+        return path
+
+    assert cut_encoder(graph(["latent", "image"]), "latent", "side") is None
+    parts = cut_encoder(graph(["latent"]), "latent", "side")
+    assert parts is not None
+    analysis, hyper = (onnx.load_from_string(p) for p in parts)
+    assert [o.name for o in analysis.graph.output] == ["latent"]
+    assert [i.name for i in hyper.graph.input] == ["latent"] and [o.name for o in hyper.graph.output] == ["side"]

@@ -56,7 +56,8 @@ async def run_rows(batcher: MicroBatcher, xs: list[np.ndarray], timeout: float, 
 def tile_geometry(rt: ModelRuntime, graph: str, tile_px: int, halo_px: int) -> tuple[int, int, int] | None:
     """(unit, tile, halo) for tiling this graph of an any-size model; None for a fixed-size model.
 
-    An encoder cell is ``pad_multiple`` pixels; a decoder cell is one latent element. The halo is at least
+    An encoder cell (of the whole encoder, or of its analysis part: ``SplitEncoder``) is ``pad_multiple`` pixels; a
+    decoder cell is one latent element. The halo is at least
     ``halo_px`` and at least the graph's measured reach (``ModelRuntime.reach``), so tiles have no seams; the
     core is at least ``CORE_HALOS`` halos wide, so a graph that sees far does not spend most of its time on
     halos (photo-codec-vr's encoder: 3 cells of 64 pixels each side of a 9-cell core ran 2.8x its core's area)."""
@@ -64,7 +65,7 @@ def tile_geometry(rt: ModelRuntime, graph: str, tile_px: int, halo_px: int) -> t
     if manifest.input.fixed_size:
         return None
     pad = manifest.input.pad_multiple
-    unit, px = (pad, pad) if graph == "encoder" else (1, manifest.latent_stride or pad)
+    unit, px = (pad, pad) if graph in ("encoder", "analysis") else (1, manifest.latent_stride or pad)
     halo = max(-(-halo_px // px), rt.reach.get(graph, 0))
     return unit, max(1, -(-tile_px // px), CORE_HALOS * halo), halo
 

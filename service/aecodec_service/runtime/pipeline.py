@@ -38,12 +38,12 @@ from .errors import (
     TooLarge,
     UnknownPayloadModel,
 )
-from .graphs import run_in_tiles, run_rows, tile_geometry
+from .graphs import Outputs, run_in_tiles, run_rows, tile_geometry
 from .imaging import AS_SENT, Intake, Prepared, to_image_bytes, to_model_input, to_pixels
 from .memory import give_back
 from .noise import Box, plans
 from .registry import ModelRegistry
-from .sessions import ModelRuntime
+from .sessions import ModelRuntime, SplitEncoder
 from .tiling import HALO_PX, TILE_PX, needs_tiles
 
 T = TypeVar("T")
@@ -129,13 +129,28 @@ class Pipeline:
                 for i, o in zip(small, rows, strict=True):
                     out[i] = o
             self._trim_due = True
-            session = rt.encoder if graph == "encoder" else rt.decoder
-            tiled = await run_in_tiles(session, batcher, [xs[i] for i in big], geometry, timeout)
+            if graph == "encoder" and rt.split is not None:
+                tiled = await self._encode_in_parts(rt, rt.split, [xs[i] for i in big], timeout)
+            else:
+                session = rt.encoder if graph == "encoder" else rt.decoder
+                tiled = await run_in_tiles(session, batcher, [xs[i] for i in big], geometry, timeout)
             for i, o in zip(big, tiled, strict=True):
                 out[i] = o
             return out
         except TimeoutError as exc:
             raise ModelTimeout(f"model {rt.name} did not answer within {timeout} s; retry later") from exc
+
+    async def _encode_in_parts(
+        self, rt: ModelRuntime, split: SplitEncoder, xs: list[np.ndarray], timeout: float
+    ) -> Outputs:
+        """Large images through a hyperprior codec's encoder in its two parts: the analysis in tiles with its own
+        halo, then the hyper-analysis once over each assembled latent (``encoder_split.py``)."""
+        geometry = tile_geometry(rt, "analysis", self.tile_px, self.halo_px)
+        assert geometry is not None  # a split encoder is an any-size model's
+        latents = await run_in_tiles(split.analysis, rt.batchers["analysis"], xs, geometry, timeout)
+        split.hyper_analysis.shrink_after_next_run()  # its arena grew to a whole large latent: give it back
+        sides = await run_rows(rt.batchers["hyper_analysis"], [y[0] for y in latents], timeout, alone=False)
+        return [[y[0], z[0]] for y, z in zip(latents, sides, strict=True)]
 
     def _prepare(self, rt: ModelRuntime, blobs: list[bytes], resize: bool, batch: bool) -> list[Prepared]:
         s = self.settings

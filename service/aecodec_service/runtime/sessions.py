@@ -18,6 +18,7 @@ from ..core.config import Settings
 from ..core.providers import usable
 from .admission import Admission
 from .batcher import MicroBatcher
+from .encoder_split import cut_encoder
 from .tiling import measure_reach
 
 log = logging.getLogger("aecodec.runtime")
@@ -68,13 +69,18 @@ class Graph:
     arena's growth back (run option ``memory.enable_memory_arena_shrinkage``), so that memory returns to
     its baseline after a large request while the tiles themselves reuse the arena."""
 
-    def __init__(self, path: Path, providers: list[str], opts: ort.SessionOptions, outputs: list[str]) -> None:
-        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    def __init__(
+        self, source: Path | bytes, providers: list[str], opts: ort.SessionOptions, outputs: list[str], label: str = ""
+    ) -> None:
+        """``source``: an .onnx file, or a serialized graph named ``label`` in messages."""
+        model = str(source) if isinstance(source, Path) else source
+        self.session = ort.InferenceSession(model, sess_options=opts, providers=providers)
         self.input_name = self.session.get_inputs()[0].name
         names = [o.name for o in self.session.get_outputs()]
         missing = [o for o in outputs if o not in names]
         if missing:
-            raise ValueError(f"{path.name} lacks output(s) {missing}; it has {names}")
+            label = source.name if isinstance(source, Path) else label
+            raise ValueError(f"{label} lacks output(s) {missing}; it has {names}")
         self.outputs = outputs
         self.provider = self.session.get_providers()[0]
         self._shrink = ort.RunOptions()
@@ -89,6 +95,14 @@ class Graph:
             self._shrink_next = False
             return self.session.run(self.outputs, {self.input_name: x}, self._shrink)
         return self.session.run(self.outputs, {self.input_name: x})
+
+
+@dataclass(frozen=True)
+class SplitEncoder:
+    """A hyperprior codec's encoder in two graphs, for its images run in tiles (``encoder_split.py``)."""
+
+    analysis: Graph  # image -> latent
+    hyper_analysis: Graph  # latent -> side latent
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,7 @@ class ModelRuntime:
     admission: Admission  # rows admitted at once (AECODEC_QUEUE_SIZE): refused on arrival beyond it
     batchers: dict[str, MicroBatcher] = field(default_factory=dict)
     reach: dict[str, int] = field(default_factory=dict)  # any-size models: cells each graph sees around a cell
+    split: SplitEncoder | None = None  # any-size hyperprior codecs: the encoder in two, for tiles
     preset: Preset | None = None  # set on a preset's view of a variable-rate model
 
     @property
@@ -138,6 +153,33 @@ def _dummy_input(manifest: mf.Manifest) -> np.ndarray:
     h = spec.height or spec.pad_multiple * 2
     w = spec.width or spec.pad_multiple * 2
     return np.full((1, spec.channels, h, w), spec.range[0], dtype=np.float32)
+
+
+def _split(
+    folder: Path,
+    encoder: Graph,
+    outputs: tuple[str, str],
+    providers: list[str],
+    opts: ort.SessionOptions,
+    manifest: mf.Manifest,
+) -> SplitEncoder | None:
+    """The encoder's two parts, checked to give its outputs; None where it cannot be cut or they do not."""
+    parts = cut_encoder(folder / mf.ENCODER_FILE, *outputs)
+    if parts is None:
+        return None
+    split = SplitEncoder(
+        Graph(parts[0], providers, opts, [outputs[0]], f"{mf.ENCODER_FILE} (analysis)"),
+        Graph(parts[1], providers, opts, [outputs[1]], f"{mf.ENCODER_FILE} (hyper-analysis)"),
+    )
+    probe = np.random.default_rng(0).uniform(*manifest.input.range, _dummy_input(manifest).shape).astype(np.float32)
+    latent, side = encoder.run(probe)
+    cut_latent = split.analysis.run(probe)[0]
+    cut_side = split.hyper_analysis.run(cut_latent)[0]
+    same = all(np.allclose(a, b, rtol=1e-5, atol=1e-5) for a, b in ((cut_latent, latent), (cut_side, side)))
+    if not same:
+        log.warning("%s: its encoder's two parts do not give its outputs; large images run it whole in tiles", folder)
+        return None
+    return split
 
 
 def load_model(folder: Path, settings: Settings, executor: Executor, metrics: object | None = None) -> ModelRuntime:
@@ -165,11 +207,17 @@ def load_model(folder: Path, settings: Settings, executor: Executor, metrics: ob
         raise ValueError(f"decoder gives {image.shape[1]} channels, manifest input has {manifest.input.channels}")
     admission = Admission(manifest.name, settings.queue_size)
     rt = ModelRuntime(folder, manifest, codec, encoder, decoder, ENDPOINTS_BY_KIND[manifest.kind], admission)
+    graphs = {"encoder": encoder, "decoder": decoder}
     if not manifest.input.fixed_size:  # the halo its tiles need (tiling.py), measured once per version
         pad = manifest.input.pad_multiple
         rt.reach["encoder"] = measure_reach(encoder.run, manifest.input.channels, pad, 0.3)
         rt.reach["decoder"] = measure_reach(decoder.run, int(latent.shape[1]), 1, 2.0)
-    for graph_name, graph in (("encoder", encoder), ("decoder", decoder)):
+        if len(enc_outputs) == 2:
+            rt.split = _split(folder, encoder, (enc_outputs[0], enc_outputs[1]), providers, opts, manifest)
+        if rt.split is not None:
+            rt.reach["analysis"] = measure_reach(rt.split.analysis.run, manifest.input.channels, pad, 0.3)
+            graphs |= {"analysis": rt.split.analysis, "hyper_analysis": rt.split.hyper_analysis}
+    for graph_name, graph in graphs.items():
         on_batch = on_depth = None
         if metrics is not None:
             on_batch = metrics.batch_size.labels(manifest.name, graph_name).observe  # type: ignore[attr-defined]
