@@ -7,6 +7,9 @@ pipeline (``Pipeline.encode`` / ``Pipeline.decode``: image decode, tiles, onnxru
 report the time per megapixel, the peak RSS (VmHWM) and the RSS after the request.
 
     python benchmarks/large_image.py [--models models] [--size 2048] [--model cifar-codec-q1 --model cifar-conv]
+
+``--whole-encoder`` runs a hyperprior codec's encoder as one graph in tiles, as before it was cut in two
+(``runtime/encoder_split.py``), for comparison.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def photo(size: int, seed: int = 0) -> bytes:
     return buf.getvalue()
 
 
-def child(model_dir: Path, name: str, size: int) -> dict[str, float | str]:
+def child(model_dir: Path, name: str, size: int, whole_encoder: bool) -> dict[str, float | str]:
     from aecodec_service.core.config import Settings
     from aecodec_service.runtime.pipeline import Pipeline
     from aecodec_service.runtime.registry import ModelRegistry
@@ -60,6 +63,8 @@ def child(model_dir: Path, name: str, size: int) -> dict[str, float | str]:
         await registry.reload()
         rt = registry.get(name)
         assert rt is not None, f"model {name} not served from {model_dir}"
+        if whole_encoder:
+            rt.split = None
         small = photo(64, 1)
         for _ in range(3):  # warm-up at a small size: the baseline
             enc = await pipeline.encode(rt, [small], bits=None, resize=False, batch=False)
@@ -98,13 +103,15 @@ def main() -> None:
     ap.add_argument("--models", type=Path, default=REPO / "models")
     ap.add_argument("--model", action="append", help="any-size model(s); default: cifar-conv and cifar-codec-q1")
     ap.add_argument("--size", type=int, default=2048)
+    ap.add_argument("--whole-encoder", action="store_true", help="a hyperprior codec's encoder as one graph")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.models, args.child, args.size)))
+        print(json.dumps(child(args.models, args.child, args.size, args.whole_encoder)))
         return
     for name in args.model or ["cifar-conv", "cifar-codec-q1"]:
         cmd = [sys.executable, __file__, "--models", str(args.models), "--size", str(args.size), "--child", name]
+        cmd += ["--whole-encoder"] if args.whole_encoder else []
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         print(out.strip().splitlines()[-1])
 

@@ -90,6 +90,11 @@ class Graph:
     def shrink_after_next_run(self) -> None:
         self._shrink_next = self.provider == "CPUExecutionProvider"
 
+    def settle(self, x: np.ndarray) -> None:
+        """Run ``x`` (small) and give the arena's growth back after it: what load-time probes grew it to."""
+        self.shrink_after_next_run()
+        self.run(x)
+
     def run(self, x: np.ndarray) -> list[np.ndarray]:
         if self._shrink_next:  # another request's run may take it: a shrink is harmless to it
             self._shrink_next = False
@@ -217,6 +222,8 @@ def load_model(folder: Path, settings: Settings, executor: Executor, metrics: ob
         if rt.split is not None:
             rt.reach["analysis"] = measure_reach(rt.split.analysis.run, manifest.input.channels, pad, 0.3)
             graphs |= {"analysis": rt.split.analysis, "hyper_analysis": rt.split.hyper_analysis}
+        for name, graph in graphs.items():  # the probes grew each arena to a probe's size: give that back
+            graph.settle(_dummy_input(manifest) if name in ("encoder", "analysis") else latent)
     for graph_name, graph in graphs.items():
         on_batch = on_depth = None
         if metrics is not None:
