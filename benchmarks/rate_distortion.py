@@ -18,10 +18,7 @@ from pathlib import Path
 import numpy as np
 import pillow_avif  # noqa: F401  (registers AVIF with Pillow)
 from aecodec_training.datasets import load_dataset
-from aecodec_training.rd import pillow
-from aecodec_training.realpath import round_trip
-from aecodec_wire.manifest import load
-from aecodec_wire.quality import psnr_per_image, ssim_per_image
+from aecodec_training.rd import learned, pillow, point
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results" / "rate_distortion"
@@ -35,17 +32,6 @@ def load_images(dataset: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(ds.train_x), np.ascontiguousarray(ds.test_x)
 
 
-def point(x: np.ndarray, rec: np.ndarray, nbytes: np.ndarray, **extra: float) -> dict[str, float]:
-    pixels = x.shape[2] * x.shape[3]
-    out = {
-        "bytes": float(nbytes.mean()),
-        "bpp": float(nbytes.mean() * 8 / pixels),
-        "psnr": float(psnr_per_image(x, rec).mean()),
-        "ssim": float(ssim_per_image(x, rec).mean()),
-    }
-    return out | {k: float(v) for k, v in extra.items()}
-
-
 def classical(x: np.ndarray, avif_limit: int) -> dict[str, list[dict[str, float]]]:
     runs: dict[str, Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
         "jpeg": lambda q: (x, *pillow(x, "JPEG", quality=q, optimize=True)),
@@ -57,9 +43,9 @@ def classical(x: np.ndarray, avif_limit: int) -> dict[str, list[dict[str, float]
         out[name] = []
         for q in SWEEPS[name]:
             ref, rec, sizes = fn(q)
-            out[name].append(point(ref, rec, sizes, quality=q, images=len(ref)))
+            out[name].append(point(ref, rec, sizes, ssim=True, quality=q))
     rec, sizes = pillow(x, "PNG", optimize=True)
-    out["png"] = [point(x, rec, sizes, images=len(x))]  # lossless: the PSNR cap (quality.MAX_PSNR_DB), SSIM 1
+    out["png"] = [point(x, rec, sizes, ssim=True)]  # lossless: the PSNR cap (quality.MAX_PSNR_DB), SSIM 1
     return out
 
 
@@ -76,22 +62,8 @@ def pca(train: np.ndarray, x: np.ndarray, ks: list[int]) -> list[dict[str, float
         codes = (x.reshape(len(x), -1) - mean) @ basis.T
         q = np.clip(np.rint((codes - lo) / (hi - lo) * 255), 0, 255)
         rec = np.clip(np.rint((q / 255 * (hi - lo) + lo) @ basis + mean), 0, 255).astype(np.uint8)
-        res.append(point(x, rec.reshape(x.shape), np.full(len(x), float(k)), components=k))
+        res.append(point(x, rec.reshape(x.shape), np.full(len(x), float(k)), ssim=True, components=k))
     return res
-
-
-def learned(x: np.ndarray, folder: Path) -> dict[str, object]:
-    """One codec level through the real path; also the integer-table estimate of the coded latent bytes."""
-    manifest = load(folder)
-    rt = round_trip(folder, manifest, x)
-    return point(
-        x,
-        rt.decoded,
-        rt.payload_bytes,
-        latent_bytes=float(rt.latent_bytes.mean()),
-        est_latent_bytes=float(rt.estimated_bits.mean() / 8),
-        images=len(x),
-    ) | {"model": manifest.name, "version": manifest.version}
 
 
 def write(dataset: str, results: dict[str, list[dict]]) -> None:
@@ -176,7 +148,7 @@ def main() -> None:
         train, test = load_images(ds, Path(a.mnist_dir if ds == "mnist" else a.cifar_dir))
         x = test[: a.limit]
         folders = a.mnist_models if ds == "mnist" else a.cifar_models
-        res: dict[str, list[dict]] = {"learned": [learned(x, f) for f in folders]}
+        res: dict[str, list[dict]] = {"learned": [learned(x, f, ssim=True) for f in folders]}
         res["learned"].sort(key=lambda r: r["bytes"])
         if a.reuse_baselines:  # they do not depend on the learned models
             for codec in ("jpeg", "webp", "avif", "png", "pca-8bit"):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from aecodec_wire.manifest import load
-from aecodec_wire.quality import psnr_per_image
+from aecodec_wire.quality import psnr_per_image, ssim_per_image
 from PIL import Image
 
 from .realpath import round_trip
@@ -28,15 +28,16 @@ SWEEPS: dict[str, list[int]] = {
 OPTIONS: dict[str, dict[str, Any]] = {"jpeg": {"optimize": True}, "webp": {"method": 6}, "avif": {}}
 
 
-def point(x: np.ndarray, rec: np.ndarray, nbytes: np.ndarray, **extra: Any) -> dict[str, Any]:
-    """One rate-distortion point of uint8 images (N, C, H, W) and their reconstructions."""
+def point(x: np.ndarray, rec: np.ndarray, nbytes: np.ndarray, *, ssim: bool = False, **extra: Any) -> dict[str, Any]:
+    """One rate-distortion point of uint8 images (N, C, H, W) and their reconstructions (and their mean SSIM)."""
     pixels = x.shape[2] * x.shape[3]
-    return {
+    figures = {
         "bytes": float(nbytes.mean()),
         "bpp": float(nbytes.mean() * 8 / pixels),
         "psnr": float(psnr_per_image(x, rec).mean()),
         "images": len(x),
-    } | extra
+    }
+    return figures | ({"ssim": float(ssim_per_image(x, rec).mean())} if ssim else {}) | extra
 
 
 def pillow(x: np.ndarray, fmt: str, **kw: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -62,14 +63,16 @@ def sweep(x: np.ndarray, codec: str, qualities: Sequence[int] | None = None) -> 
     return out
 
 
-def learned(x: np.ndarray, folder: Path) -> dict[str, Any]:
-    """One codec level (model folder) through the real path: ONNX -> latent codec -> payload -> decode."""
+def learned(x: np.ndarray, folder: Path, *, ssim: bool = False) -> dict[str, Any]:
+    """One codec level (model folder) through the real path: ONNX -> latent codec -> payload -> decode; also the
+    integer tables' estimate of the coded latent bytes."""
     manifest = load(folder)
     rt = round_trip(folder, manifest, x)
     return point(
         x,
         rt.decoded,
         rt.payload_bytes,
+        ssim=ssim,
         latent_bytes=float(rt.latent_bytes.mean()),
         est_latent_bytes=float(rt.estimated_bits.mean() / 8),
         model=manifest.name,
