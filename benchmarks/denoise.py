@@ -27,8 +27,6 @@ import io
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -46,6 +44,7 @@ from aecodec_training.datasets.idx import load_idx_dataset  # noqa: E402
 from aecodec_training.datasets.photos import load_photos  # noqa: E402
 from aecodec_wire.quality import psnr  # noqa: E402
 from corruptions import erase, gaussian  # noqa: E402
+from served import service  # noqa: E402
 
 MODEL = "denoise-any"
 SEED_MODEL = "mnist-denoise"
@@ -94,34 +93,6 @@ CLASSICAL: dict[str, Method] = {"median 3x3": median3, "Gaussian": gaussian_blur
 
 
 # -- the service ---------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_service(models: Path, threads: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = os.environ | {
-        "AECODEC_MODEL_DIR": str(models),
-        "AECODEC_PORT": str(port),
-        "AECODEC_LOG_LEVEL": "warning",
-        "AECODEC_INTRA_OP_THREADS": str(threads),
-    }
-    proc = subprocess.Popen([sys.executable, "-m", "aecodec_service"], env=env, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"the service did not come up at {url}")
 
 
 def png(img: np.ndarray) -> bytes:
@@ -258,34 +229,29 @@ def main() -> None:
     photo_cases["4 erased 16x16 squares"] = [(erase(ph, 4, 16, rng), ph, 0.0) for ph in photos]
     crop_cases = {k: [(centre(n, args.crop), centre(c, args.crop), s) for n, c, s in v] for k, v in photo_cases.items()}
 
-    proc, url = start_service(args.models, args.threads)
     results: dict[str, object] = {
         "command": "python benchmarks/denoise.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
     }
     keep: dict[str, dict[str, dict[str, list[np.ndarray]]]] = {"digits": {}, "photos": {}, "crops": {}}
-    try:
-        with httpx.Client(base_url=url, timeout=120) as client:
-            versions = {m["name"]: m["version"] for m in client.get("/models").json()}
-            results["models"] = {m: versions.get(m) for m in (MODEL, SEED_MODEL)}
-            models = {
-                f"{SEED_MODEL}": served(client, SEED_MODEL, False),
-                f"{MODEL} (blind)": served(client, MODEL, False),
-                f"{MODEL} (sigma given)": served(client, MODEL, True),
-            }
-            digit_methods = CLASSICAL | models
-            results["digits"] = table("digits", digit_cases, digit_methods, keep["digits"])
-            photo_methods = CLASSICAL | {k: v for k, v in models.items() if not k.startswith(SEED_MODEL)}
-            results["photos"] = table("photos", photo_cases, photo_methods, keep["photos"])
-            crop_methods = photo_methods | ({} if args.no_cbm3d else {"CBM3D (sigma given)": cbm3d})
-            crop_only = {k: v for k, v in crop_cases.items() if k in ("sigma 15", "sigma 25", "sigma 50")}
-            results["crops"] = table("crops", crop_only, crop_methods, keep["crops"])
-            results["time_768x512"] = timing(client, photos, args, rng)
-        if args.no_cbm3d and args.cbm3d_from:
-            carry_cbm3d(results, json.loads(args.cbm3d_from.read_text()))
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    with service(args.models, intra_op_threads=args.threads) as (client, _):
+        versions = {m["name"]: m["version"] for m in client.get("/models").json()}
+        results["models"] = {m: versions.get(m) for m in (MODEL, SEED_MODEL)}
+        models = {
+            f"{SEED_MODEL}": served(client, SEED_MODEL, False),
+            f"{MODEL} (blind)": served(client, MODEL, False),
+            f"{MODEL} (sigma given)": served(client, MODEL, True),
+        }
+        digit_methods = CLASSICAL | models
+        results["digits"] = table("digits", digit_cases, digit_methods, keep["digits"])
+        photo_methods = CLASSICAL | {k: v for k, v in models.items() if not k.startswith(SEED_MODEL)}
+        results["photos"] = table("photos", photo_cases, photo_methods, keep["photos"])
+        crop_methods = photo_methods | ({} if args.no_cbm3d else {"CBM3D (sigma given)": cbm3d})
+        crop_only = {k: v for k, v in crop_cases.items() if k in ("sigma 15", "sigma 25", "sigma 50")}
+        results["crops"] = table("crops", crop_only, crop_methods, keep["crops"])
+        results["time_768x512"] = timing(client, photos, args, rng)
+    if args.no_cbm3d and args.cbm3d_from:
+        carry_cbm3d(results, json.loads(args.cbm3d_from.read_text()))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "denoise.json").write_text(json.dumps(results, indent=1) + "\n")
     (args.out / "denoise.md").write_text(report(results, args))

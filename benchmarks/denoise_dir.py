@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 from PIL import Image
+from served import service
 
 ROOT = Path(__file__).resolve().parents[1]
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
@@ -58,12 +57,6 @@ def make_folder(photos: Path, out: Path, n: int, seed: int = 0) -> float:
     return pixels / 1e6
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--photos", type=Path, required=True)
@@ -73,30 +66,12 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--out", type=Path, default=ROOT / "results" / "denoise")
     args = p.parse_args()
-    port = free_port()
-    env = os.environ | {
-        "AECODEC_MODEL_DIR": str(args.models),
-        "AECODEC_PORT": str(port),
-        "AECODEC_LOG_LEVEL": "warning",
-        "AECODEC_INTRA_OP_THREADS": str(args.threads),
-    }
-    url = f"http://127.0.0.1:{port}"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in"
         megapixels = make_folder(args.photos, src, args.n)
-        proc = subprocess.Popen([sys.executable, "-m", "aecodec_service"], env=env, stdout=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the service did not come up")
-                time.sleep(0.2)
+        with service(args.models, intra_op_threads=args.threads) as (client, _):
+            url = str(client.base_url).rstrip("/")
             for conc in args.concurrency:
                 dst = Path(tmp) / f"out-{conc}"
                 cmd = [sys.executable, "-m", "aecodec_sdk", "--url", url, "denoise-dir", str(src), str(dst)]
@@ -114,9 +89,6 @@ def main() -> None:
                 }
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-        finally:
-            proc.terminate()
-            proc.wait(30)
     result = {
         "command": "python benchmarks/denoise_dir.py " + " ".join(sys.argv[1:]),
         "images": args.n,

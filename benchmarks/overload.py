@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
 import re
 import socket
 import subprocess
@@ -31,14 +30,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 from PIL import Image
+from served import service
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def images(n: int) -> list[bytes]:
@@ -156,27 +150,8 @@ def main() -> None:
         probe(a.probe, a.model, images(a.batch), a.seconds)
         return
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = os.environ | {
-        "AECODEC_MODEL_DIR": str(a.models),
-        "AECODEC_PORT": str(port),
-        "AECODEC_LOG_LEVEL": "warning",
-        "AECODEC_PROVIDERS": "CPUExecutionProvider",
-        "AECODEC_QUEUE_SIZE": str(a.queue_size),
-    }
-    proc = subprocess.Popen([sys.executable, "-m", "aecodec_service"], env=env, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the service did not become ready")
-            time.sleep(0.2)
+    with service(a.models, queue_size=a.queue_size) as (client, _):
+        url = str(client.base_url).rstrip("/")
         files = images(a.batch)
         asyncio.run(drive(url, a.model, files, 2, 1.0))  # warm-up
         rows_before = encoder_rows(httpx.get(url + "/metrics").text, a.model)
@@ -193,9 +168,6 @@ def main() -> None:
             probed[int(status)].append(float(ms))
         metrics = httpx.get(url + "/metrics").text
         rows_after = encoder_rows(metrics, a.model)
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
     print(
         f"/encode?model={a.model}, {a.batch} images of 32x32 per request, {a.concurrency} in flight, "

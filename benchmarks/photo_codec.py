@@ -20,9 +20,6 @@ import io
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +31,7 @@ from aecodec_training.datasets.photos import load_photos
 from aecodec_wire.manifest import load
 from aecodec_wire.quality import psnr
 from PIL import Image
+from served import service
 
 try:
     import pillow_avif  # noqa: F401  (registers AVIF with Pillow)
@@ -102,29 +100,6 @@ def interp(curve: list[tuple[float, float]], bpp: float) -> float | None:
     return float(np.interp(bpp, xs, ys))
 
 
-def serve(models: list[Path]) -> tuple[subprocess.Popen, str, Path]:
-    """A real service on a free loopback port over a folder holding copies of the given model folders."""
-    folder = Path(tempfile.mkdtemp(prefix="aecodec-photo-bench-"))
-    for m in models:
-        shutil.copytree(m, folder / m.name)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "AECODEC_MODEL_DIR": str(folder), "AECODEC_PORT": str(port), "AECODEC_LOG_LEVEL": "warning"}
-    env["AECODEC_INTRA_OP_THREADS"] = env.get("AECODEC_INTRA_OP_THREADS", "2")
-    proc = subprocess.Popen([sys.executable, "-m", "aecodec_service"], env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return proc, url, folder
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the service did not become ready")
-
-
 def timing(client: httpx.Client, img: np.ndarray, model: str, repeats: int = 5) -> float:
     """Best-of-n seconds for encode + decode of one image over HTTP."""
     body = png(img)
@@ -168,21 +143,22 @@ def main() -> None:
     photos = load_photos(list(a.data_dir))
     names = {m.name: presets(m) for m in a.models}
     images = photos.val
-    proc = folder = None
-    url = a.url
-    if url is None:
-        proc, url, folder = serve(a.models)
-    try:
-        with httpx.Client(base_url=url, timeout=120) as client:
-            levels = {n: learned(client, images, n) for group in names.values() for n in group}
-            crop = next(img for img in images if img.shape[0] >= 512 and img.shape[1] >= 768)[:512, :768]
-            seconds = {n: timing(client, crop, n) for n in levels}
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait()
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+    crop = next(img for img in images if img.shape[0] >= 512 and img.shape[1] >= 768)[:512, :768]
+
+    def measure(client: httpx.Client) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+        levels = {n: learned(client, images, n) for group in names.values() for n in group}
+        return levels, {n: timing(client, crop, n) for n in levels}
+
+    if a.url is not None:
+        with httpx.Client(base_url=a.url, timeout=120) as client:
+            levels, seconds = measure(client)
+    else:  # a service over a folder holding copies of just these model folders
+        with tempfile.TemporaryDirectory(prefix="aecodec-photo-bench-") as tmp:
+            for m in a.models:
+                shutil.copytree(m, Path(tmp) / m.name)
+            threads = os.environ.get("AECODEC_INTRA_OP_THREADS", "2")
+            with service(Path(tmp), intra_op_threads=threads) as (client, _):
+                levels, seconds = measure(client)
     curves: dict[str, list[tuple[float, float]]] = {}
     for folder, group in names.items():  # one curve per variable-rate model, one for the fixed levels
         key = folder if len(group) > 1 else "aecodec fixed levels"
