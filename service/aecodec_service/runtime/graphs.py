@@ -56,11 +56,11 @@ async def run_rows(batcher: MicroBatcher, xs: list[np.ndarray], timeout: float, 
 def tile_geometry(rt: ModelRuntime, graph: str, tile_px: int, halo_px: int) -> tuple[int, int, int] | None:
     """(unit, tile, halo) for tiling this graph of an any-size model; None for a fixed-size model.
 
-    An encoder cell (of the whole encoder, or of its analysis part: ``SplitEncoder``) is ``pad_multiple`` pixels; a
-    decoder cell is one latent element. The halo is at least
-    ``halo_px`` and at least the graph's measured reach (``ModelRuntime.reach``), so tiles have no seams; the
-    core is at least ``CORE_HALOS`` halos wide, so a graph that sees far does not spend most of its time on
-    halos (photo-codec-vr's encoder: 3 cells of 64 pixels each side of a 9-cell core ran 2.8x its core's area)."""
+    An encoder cell (of the whole encoder, or of its analysis part: ``SplitEncoder``) is ``pad_multiple`` pixels;
+    a decoder cell is one latent element. The halo is at least ``halo_px`` and at least the graph's measured reach
+    (``ModelRuntime.reach``), so tiles have no seams; the core is at least ``CORE_HALOS`` halos wide, so a graph
+    that sees far does not spend most of its time on halos (photo-codec-vr's encoder: 3 cells of 64 pixels each
+    side of a 9-cell core ran 2.8x its core's area)."""
     manifest = rt.manifest
     if manifest.input.fixed_size:
         return None

@@ -217,8 +217,9 @@ def load_model(folder: Path, settings: Settings, executor: Executor, metrics: ob
         pad = manifest.input.pad_multiple
         rt.reach["encoder"] = measure_reach(encoder.run, manifest.input.channels, pad, 0.3)
         rt.reach["decoder"] = measure_reach(decoder.run, int(latent.shape[1]), 1, 2.0)
-        if len(enc_outputs) == 2:
-            rt.split = _split(folder, encoder, (enc_outputs[0], enc_outputs[1]), providers, opts, manifest)
+        if len(codec.latent_names) == 2:  # a latent and a side latent computed from it: a hyperprior codec
+            latent_name, side_name = codec.latent_names
+            rt.split = _split(folder, encoder, (latent_name, side_name), providers, opts, manifest)
         if rt.split is not None:
             rt.reach["analysis"] = measure_reach(rt.split.analysis.run, manifest.input.channels, pad, 0.3)
             graphs |= {"analysis": rt.split.analysis, "hyper_analysis": rt.split.hyper_analysis}
