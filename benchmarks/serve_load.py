@@ -257,7 +257,7 @@ def main() -> None:
             ("/decode", svc, base + "/decode", payload, "application/x-protobuf"),
         ]
         if denoiser:
-            cases.append(("/denoise", svc, f"{base}/denoise?model={denoiser}", noisy, "image/png"))
+            cases.append((f"/denoise ({denoiser})", svc, f"{base}/denoise?model={denoiser}", noisy, "image/png"))
         if args.tail_runs:
             tail(args.tail_runs, svc, base + "/encode", digit, concs[-1], args.seconds)
             return
